@@ -1,0 +1,4 @@
+"""Everything that turns review text into a sentiment: data, encoding, architectures, training, bundles.
+
+Nothing here knows about Telegram or RQ.
+"""

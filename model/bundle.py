@@ -1,0 +1,149 @@
+"""Model bundles: one file holding the Keras model, its encoder and metadata, with checksums.
+
+A bundle is an uncompressed tar of ``meta.json``, ``encoder.json``, ``model.keras`` and
+``checksums.json`` (sha256 of the other three). It travels as bytes (workers load it from Redis)
+or as ``<version>.sentibot`` on disk. Loading verifies every checksum first, so a truncated or
+tampered bundle is refused before Keras sees it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import secrets
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from model.encoding import TextEncoder
+from model.errors import BundleCorrupt, ModelNotFound
+
+SUFFIX = ".sentibot"
+FORMAT = 1  # bundle layout version, stored in meta.json
+_MEMBERS = ("meta.json", "encoder.json", "model.keras")
+
+
+@dataclass
+class Bundle:
+    """A loaded model with everything needed to serve it."""
+
+    model: Any  # keras.Model; typed loosely so this module imports Keras only when loading
+    encoder: TextEncoder
+    meta: dict
+
+    @property
+    def version(self) -> str:
+        """The bundle's unique version id."""
+        return self.meta["version"]
+
+
+def new_version() -> str:
+    """A sortable, unique version id: UTC time plus random suffix."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = 0  # bytes depend only on content
+    tar.addfile(info, io.BytesIO(data))
+
+
+def to_bytes(bundle: Bundle) -> bytes:
+    """Serialise a bundle (model weights included) to bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        model_path = Path(tmp) / "model.keras"
+        bundle.model.save(model_path)
+        parts = {
+            "meta.json": json.dumps({**bundle.meta, "format": FORMAT}, indent=2, sort_keys=True).encode(),
+            "encoder.json": json.dumps(bundle.encoder.to_config()).encode(),
+            "model.keras": model_path.read_bytes(),
+        }
+    checksums = {name: _sha256(data) for name, data in parts.items()}
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in parts.items():
+            _add(tar, name, data)
+        _add(tar, "checksums.json", json.dumps(checksums, indent=2).encode())
+    return buffer.getvalue()
+
+
+def _verified_parts(data: bytes) -> dict[str, bytes]:
+    """The bundle's members after checking each against checksums.json."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+            parts = {}
+            for member in tar:
+                handle = tar.extractfile(member)
+                if handle is not None:
+                    parts[member.name] = handle.read()
+        checksums = json.loads(parts["checksums.json"])
+    except (tarfile.TarError, EOFError, OSError, KeyError, ValueError):
+        raise BundleCorrupt("The model bundle is damaged (truncated or not a sentibot bundle).") from None
+    for name in _MEMBERS:
+        if name not in parts or _sha256(parts[name]) != checksums.get(name):
+            raise BundleCorrupt(f"The model bundle failed its checksum ({name}): it was damaged or altered.")
+    return parts
+
+
+def read_meta(data: bytes) -> dict:
+    """A bundle's verified metadata, without loading Keras."""
+    return json.loads(_verified_parts(data)["meta.json"])
+
+
+def from_bytes(data: bytes) -> Bundle:
+    """Verify and load a bundle; raises :class:`BundleCorrupt` for anything damaged."""
+    import keras
+
+    parts = _verified_parts(data)
+    meta = json.loads(parts["meta.json"])
+    encoder = TextEncoder.from_config(json.loads(parts["encoder.json"]))
+    with tempfile.TemporaryDirectory() as tmp:
+        model_path = Path(tmp) / "model.keras"
+        model_path.write_bytes(parts["model.keras"])
+        try:
+            model = keras.saving.load_model(model_path, compile=False)
+        except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad file
+            raise BundleCorrupt(f"The model inside the bundle could not be loaded ({type(exc).__name__}).") from None
+    return Bundle(model=model, encoder=encoder, meta=meta)
+
+
+def save(bundle: Bundle, directory: Path) -> Path:
+    """Write ``<version>.sentibot`` into ``directory`` atomically and return its path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{bundle.version}{SUFFIX}"
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_bytes(to_bytes(bundle))
+    tmp.replace(path)
+    return path
+
+
+def load(path: Path) -> Bundle:
+    """Load a bundle file."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ModelNotFound(f"No model bundle at {path}.") from None
+    except OSError as exc:
+        raise BundleCorrupt(f"Could not read the model bundle {path}: {exc.strerror}.") from None
+    return from_bytes(data)
+
+
+def newest(directory: Path) -> Path:
+    """The most recent bundle in ``directory`` (version ids sort by time)."""
+    bundles = sorted(directory.glob(f"*{SUFFIX}")) if directory.is_dir() else []
+    if not bundles:
+        raise ModelNotFound(
+            f"No trained model in {directory}: train one with `sentibot train --data PATH` "
+            "(PATH: the aclImdb folder or .tar.gz)."
+        )
+    return bundles[-1]

@@ -1,0 +1,148 @@
+"""`sentibot train | predict | decode`: the model package from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from sentibot.settings import Settings
+
+
+def positive_int(low: int, high: int):
+    """An argparse type accepting whole numbers in [low, high] with a clear message otherwise."""
+
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range ({low}–{high})")
+        return value
+
+    return parse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the model commands to the top-level parser."""
+    train = subparsers.add_parser("train", help="train a model on IMDB and save it as a bundle")
+    train.add_argument("--data", help="aclImdb folder or .tar.gz, or 'keras' (default: IMDB_DATA, else keras)")
+    train.add_argument("--arch", help="architecture name (default: DEFAULT_ARCH, tutorial)")
+    train.add_argument("--epochs", type=positive_int(1, 100), default=5)
+    train.add_argument("--batch-size", type=positive_int(1, 8192), default=128)
+    train.add_argument("--seed", type=positive_int(0, 2**31 - 1), default=1337)
+    train.add_argument("--out", type=Path, help="directory for the bundle (default: SENTIBOT_HOME/bundles)")
+    train.add_argument("--json", action="store_true", help="end with one JSON line describing the run")
+    train.set_defaults(handler=run_train)
+
+    predict = subparsers.add_parser("predict", help="score reviews locally with a bundle")
+    predict.add_argument("texts", nargs="*", metavar="TEXT")
+    predict.add_argument("--file", type=Path, help="score each line of this file")
+    predict.add_argument("--model", type=Path, help="bundle file (default: newest in SENTIBOT_HOME/bundles)")
+    predict.add_argument("--explain", action="store_true", help="also list the words that moved the score most")
+    predict.set_defaults(handler=run_predict)
+
+    decode = subparsers.add_parser("decode", help="show a review as the model sees it")
+    decode.add_argument("index", type=positive_int(0, 10**7), metavar="INDEX")
+    decode.add_argument("--data", help="aclImdb folder or .tar.gz (default: IMDB_DATA)")
+    decode.add_argument("--split", choices=("train", "test"), default="test")
+    decode.set_defaults(handler=run_decode)
+
+
+def _epoch_table(history: dict[str, list[float]]) -> str:
+    lines = ["epoch  accuracy  val_accuracy  loss    val_loss"]
+    for i, acc in enumerate(history.get("accuracy", [])):
+        lines.append(
+            f"{i + 1:>5}  {acc:8.4f}  {history['val_accuracy'][i]:12.4f}  "
+            f"{history['loss'][i]:6.4f}  {history['val_loss'][i]:8.4f}"
+        )
+    return "\n".join(lines)
+
+
+def run_train(args: argparse.Namespace, settings: Settings) -> int:
+    """Load data, train, evaluate, save bundle and chart; print a summary."""
+    from model import architectures, train
+    from model.chart import history_chart
+    from model.data import load_imdb
+
+    arch = args.arch or settings.default_arch
+    architectures.check(arch)  # fail before spending time on the data
+    started = time.perf_counter()
+    data = load_imdb(args.data if args.data is not None else settings.imdb_data, settings.cache_dir)
+    load_seconds = time.perf_counter() - started
+    print(f"Loaded {len(data.y_train)} training and {len(data.y_test)} test reviews in {load_seconds:.1f} s.")
+    outcome = train.train(
+        data, arch, args.epochs, args.batch_size, args.seed, verbose=1 if sys.stdout.isatty() else 2
+    )
+    out_dir = args.out or settings.bundle_dir
+    made, path = train.save_bundle(outcome, data, args.epochs, args.batch_size, args.seed, out_dir)
+    chart_path = path.with_suffix(".png")
+    chart_path.write_bytes(history_chart(outcome.history, title=f"{arch} · {made.version}"))
+    total = time.perf_counter() - started
+    print(_epoch_table(outcome.history))
+    print(f"Test accuracy: {outcome.test_accuracy:.4f}  ({outcome.params:,} parameters, {total:.1f} s)")
+    print(f"Bundle: {path}\nChart:  {chart_path}")
+    if args.json:
+        summary = {
+            "arch": arch,
+            "version": made.version,
+            "test_accuracy": outcome.test_accuracy,
+            "test_loss": outcome.test_loss,
+            "history": outcome.history,
+            "params": outcome.params,
+            "bundle": str(path),
+            "chart": str(chart_path),
+            "seconds": round(total, 3),
+            "load_seconds": round(load_seconds, 3),
+            "fit_seconds": outcome.seconds["fit"],
+        }
+        print(json.dumps(summary))
+    return 0
+
+
+def _read_inputs(args: argparse.Namespace) -> list[str]:
+    from model.errors import ModelError
+
+    if args.file is not None:
+        try:
+            return args.file.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError as exc:
+            raise ModelError(f"Could not read {args.file}: {exc.strerror}.") from None
+    if not args.texts:
+        raise ModelError("Give reviews to score as arguments, or --file PATH with one review per line.")
+    return list(args.texts)
+
+
+def run_predict(args: argparse.Namespace, settings: Settings) -> int:
+    """Score texts with a local bundle, one JSON object per input."""
+    texts = _read_inputs(args)
+    from model import bundle
+    from model.predict import Predictor
+
+    predictor = Predictor(bundle.load(args.model or bundle.newest(settings.bundle_dir)))
+    for text, prediction in zip(texts, predictor.predict(texts), strict=True):
+        row = {"text": text[:80], **prediction.to_dict(), "model": predictor.version}
+        if args.explain:
+            from model.explain import explain
+
+            row["why"] = [w.to_dict() for w in explain(predictor, text)]
+        print(json.dumps(row, ensure_ascii=False))
+    return 0
+
+
+def run_decode(args: argparse.Namespace, settings: Settings) -> int:
+    """Print one review's ids decoded back to words, with its label."""
+    from model.data import load_imdb
+    from model.errors import ModelError
+
+    data = load_imdb(args.data if args.data is not None else settings.imdb_data, settings.cache_dir)
+    x, y = (data.x_train, data.y_train) if args.split == "train" else (data.x_test, data.y_test)
+    if args.index >= len(y):
+        raise ModelError(f"The {args.split} split has {len(y)} reviews; INDEX must be below that.")
+    ids = [int(i) for i in x[args.index] if i != 0]
+    print(f"label: {'positive' if y[args.index] else 'negative'}")
+    print(data.encoder.decode(ids))
+    return 0

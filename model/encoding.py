@@ -1,0 +1,120 @@
+"""One text encoder, used both to build the training arrays and to encode a chat message.
+
+Ids follow ``keras.datasets.imdb``: 0 padding, 1 start, 2 unknown word, 3 unused, and a word of
+frequency rank r (1 = most frequent in the training split) gets id r + 3 while that is below
+``num_words``. Sequences are padded and truncated like ``keras.utils.pad_sequences``'s defaults
+('pre'), so a short review sits at the end of the 500 positions, as in training.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+PAD, START, OOV, UNUSED = 0, 1, 2, 3
+INDEX_FROM = 3  # id = word rank + 3, as keras.datasets.imdb's index_from
+NUM_WORDS = 10_000  # ids kept: the most frequent words, everything else is OOV
+MAXLEN = 500  # positions the model reads: the last 500 ids of a review
+MARKERS = {PAD: "<pad>", START: "<start>", OOV: "<unk>", UNUSED: "<unused>"}
+ENCODING_VERSION = 1  # bump when tokenize() changes, so cached arrays are rebuilt
+
+_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+# Runs of letters/digits in any script, with apostrophes kept inside words ("don't", "o'clock").
+_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lowercase words of ``text``: ``<br />`` is a space, punctuation goes, inner apostrophes stay."""
+    return _TOKEN.findall(_BREAK.sub(" ", text.lower()))
+
+
+def build_vocabulary(token_lists: Iterable[Sequence[str]], num_words: int = NUM_WORDS) -> list[str]:
+    """Words by descending frequency (ties alphabetical): element i has rank i + 1.
+
+    Only the words that can get an id below ``num_words`` are kept; the rest would be OOV anyway.
+    """
+    counts: Counter[str] = Counter()
+    for tokens in token_lists:
+        counts.update(tokens)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [word for word, _ in ranked[: num_words - INDEX_FROM - 1]]
+
+
+def pad_pre(sequences: Sequence[Sequence[int]], maxlen: int) -> np.ndarray:
+    """``keras.utils.pad_sequences(sequences, maxlen)`` with its defaults, without importing Keras."""
+    out = np.zeros((len(sequences), maxlen), dtype=np.int32)
+    for row, seq in enumerate(sequences):
+        tail = seq[-maxlen:]
+        if len(tail):
+            out[row, maxlen - len(tail) :] = tail
+    return out
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One text as the model sees it, plus what a reply needs to say about it."""
+
+    ids: list[int]  # start marker + word ids, before padding
+    words: int  # words found in the text
+    known: int  # of those, words in the vocabulary
+
+    @property
+    def truncated(self) -> bool:
+        """True when the model only reads the last MAXLEN ids."""
+        return len(self.ids) > MAXLEN
+
+
+@dataclass(frozen=True)
+class TextEncoder:
+    """The vocabulary plus the id and padding rules; saved inside every model bundle."""
+
+    words: tuple[str, ...]  # words[i] has rank i + 1
+    num_words: int = NUM_WORDS
+    maxlen: int = MAXLEN
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        index = {
+            word: rank + INDEX_FROM
+            for rank, word in enumerate(self.words, start=1)
+            if rank + INDEX_FROM < self.num_words
+        }
+        object.__setattr__(self, "_index", index)
+
+    def analyse(self, text: str) -> Encoded:
+        """Encode one text and count its words and known words."""
+        tokens = tokenize(text)
+        ids = [START] + [self._index.get(token, OOV) for token in tokens]
+        known = sum(1 for i in ids[1:] if i != OOV)
+        return Encoded(ids=ids, words=len(tokens), known=known)
+
+    def ids(self, text: str) -> list[int]:
+        """Start marker followed by each word's id, unpadded."""
+        return self.analyse(text).ids
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """A (len(texts), maxlen) int32 array, padded and truncated at the front."""
+        return pad_pre([self.ids(text) for text in texts], self.maxlen)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Words for ids, like the tutorial's reverse word index; markers for pad/start/unknown."""
+        return " ".join(self._word(int(i)) for i in ids)
+
+    def _word(self, i: int) -> str:
+        if i in MARKERS:
+            return MARKERS[i]
+        rank = i - INDEX_FROM
+        return self.words[rank - 1] if 0 < rank <= len(self.words) else MARKERS[OOV]
+
+    def to_config(self) -> dict:
+        """JSON-ready form, stored in bundles and caches."""
+        return {"num_words": self.num_words, "maxlen": self.maxlen, "words": list(self.words)}
+
+    @classmethod
+    def from_config(cls, config: dict) -> TextEncoder:
+        """Inverse of :meth:`to_config`."""
+        return cls(words=tuple(config["words"]), num_words=int(config["num_words"]), maxlen=int(config["maxlen"]))

@@ -1,0 +1,57 @@
+"""Serving: score texts with a loaded bundle, many at once when many wait."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from model.bundle import Bundle
+from model.encoding import pad_pre
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One verdict plus what a reply needs to explain it."""
+
+    label: str  # "positive" or "negative"
+    score: float  # probability of positive
+    words: int  # words in the text
+    known: int  # words in the model's vocabulary
+    truncated: bool  # True when only the last 500 ids were read
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def label_for(score: float) -> str:
+    """The verdict for a probability of positive."""
+    return "positive" if score >= 0.5 else "negative"
+
+
+class Predictor:
+    """Wraps a bundle; ``predict_on_batch`` avoids ``model.predict``'s ~50 ms per-call overhead."""
+
+    def __init__(self, bundle: Bundle) -> None:
+        self.bundle = bundle
+        self.predict(["warm up"])  # build the predict function now, not on the first user's message
+
+    @property
+    def version(self) -> str:
+        """Version of the bundle being served."""
+        return self.bundle.version
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        """P(positive) for a batch of padded id rows."""
+        return np.asarray(self.bundle.model.predict_on_batch(x), dtype=np.float64).reshape(-1)
+
+    def predict(self, texts: list[str]) -> list[Prediction]:
+        """Verdicts for ``texts``, scored in one model call."""
+        encoded = [self.bundle.encoder.analyse(text) for text in texts]
+        x = pad_pre([e.ids for e in encoded], self.bundle.encoder.maxlen)
+        probabilities = self.scores(x) if len(texts) else np.zeros(0)
+        return [
+            Prediction(label_for(p), round(float(p), 6), e.words, e.known, e.truncated)
+            for p, e in zip(probabilities, encoded, strict=True)
+        ]

@@ -1,0 +1,194 @@
+"""Train a named architecture on IMDB the way the Keras tutorial does, and save it as a bundle.
+
+The sections follow the tutorial: load the data, build the model, fit (the test split is the
+validation data, as in the tutorial), evaluate, save. Progress goes to a callback the caller
+gives (the queue job forwards it to chat); a stop request is honoured between batches.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from model import architectures, bundle
+from model.data import EncodedImdb
+
+EPOCHS = 5  # tutorial default: passes over the 25,000 training reviews
+BATCH_SIZE = 128  # tutorial default: reviews per gradient step
+SEED = 1337  # fixed so two runs agree
+STOP_POLL_S = 0.5  # how often the stop request is checked while fitting
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """One finished epoch, as sent to the progress callback."""
+
+    epoch: int
+    epochs: int
+    accuracy: float
+    val_accuracy: float
+    loss: float
+    val_loss: float
+    seconds: float
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+@dataclass
+class TrainOutcome:
+    """What a training run produced."""
+
+    model: keras.Model
+    arch: str
+    history: dict[str, list[float]]
+    cancelled: bool
+    test_accuracy: float | None = None
+    test_loss: float | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def params(self) -> int:
+        """Number of model parameters."""
+        return int(self.model.count_params())
+
+
+class _Progress(keras.callbacks.Callback):
+    """Forwards epoch metrics to a plain function and stops between batches on request."""
+
+    def __init__(self, epochs: int, on_epoch: Callable[[EpochReport], None] | None, should_stop: Callable[[], bool] | None):
+        super().__init__()
+        self.epochs = epochs
+        self.on_epoch = on_epoch
+        self.should_stop = should_stop
+        self.cancelled = False
+        self._epoch_start = 0.0
+        self._last_poll = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch_start = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        now = time.monotonic()
+        if self.should_stop is None or now - self._last_poll < STOP_POLL_S:
+            return
+        self._last_poll = now
+        if self.should_stop():
+            self.cancelled = True
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        if self.cancelled or "val_accuracy" not in logs or self.on_epoch is None:
+            return
+        self.on_epoch(
+            EpochReport(
+                epoch=epoch + 1,
+                epochs=self.epochs,
+                accuracy=float(logs["accuracy"]),
+                val_accuracy=float(logs["val_accuracy"]),
+                loss=float(logs["loss"]),
+                val_loss=float(logs["val_loss"]),
+                seconds=round(time.perf_counter() - self._epoch_start, 3),
+            )
+        )
+
+
+def build_model(arch: str, data: EncodedImdb, seed: int = SEED) -> keras.Model:
+    """The named architecture, seeded, sized for the data's encoder."""
+    keras.utils.set_random_seed(seed)
+    return architectures.build(arch, num_words=data.encoder.num_words, maxlen=data.encoder.maxlen)
+
+
+def fit(
+    model: keras.Model,
+    data: EncodedImdb,
+    epochs: int = EPOCHS,
+    batch_size: int = BATCH_SIZE,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    verbose: int | str = 0,
+) -> tuple[dict[str, list[float]], bool]:
+    """Fit with the test split as validation data; returns (history, cancelled)."""
+    progress = _Progress(epochs, on_epoch, should_stop)
+    history = model.fit(
+        data.x_train,
+        data.y_train,
+        epochs=epochs,
+        batch_size=batch_size,
+        validation_data=(data.x_test, data.y_test),
+        callbacks=[progress],
+        verbose=verbose,
+    )
+    finished = {key: [float(v) for v in values] for key, values in history.history.items()}
+    if progress.cancelled:  # the interrupted epoch has no validation figures: drop it
+        epochs_done = len(finished.get("val_accuracy", []))
+        finished = {key: values[:epochs_done] for key, values in finished.items()}
+    return finished, progress.cancelled
+
+
+def evaluate(model: keras.Model, data: EncodedImdb, batch_size: int = 512) -> tuple[float, float]:
+    """(loss, accuracy) on the test split."""
+    loss, accuracy = model.evaluate(data.x_test, data.y_test, batch_size=batch_size, verbose=0)
+    return float(loss), float(accuracy)
+
+
+def train(
+    data: EncodedImdb,
+    arch: str = "tutorial",
+    epochs: int = EPOCHS,
+    batch_size: int = BATCH_SIZE,
+    seed: int = SEED,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    verbose: int | str = 0,
+) -> TrainOutcome:
+    """Build, fit and evaluate; a cancelled run skips evaluation and says so."""
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    model = build_model(arch, data, seed)
+    history, cancelled = fit(model, data, epochs, batch_size, on_epoch, should_stop, verbose)
+    seconds["fit"] = round(time.perf_counter() - started, 3)
+    outcome = TrainOutcome(model=model, arch=arch, history=history, cancelled=cancelled, seconds=seconds)
+    if not cancelled:
+        started = time.perf_counter()
+        outcome.test_loss, outcome.test_accuracy = evaluate(model, data)
+        seconds["evaluate"] = round(time.perf_counter() - started, 3)
+    return outcome
+
+
+def make_bundle(outcome: TrainOutcome, data: EncodedImdb, epochs: int, batch_size: int, seed: int) -> bundle.Bundle:
+    """Wrap a finished run with its encoder and the metadata people and the registry read."""
+    meta = {
+        "version": bundle.new_version(),
+        "arch": outcome.arch,
+        "params": outcome.params,
+        "hyperparameters": {
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "seed": seed,
+            "num_words": data.encoder.num_words,
+            "maxlen": data.encoder.maxlen,
+        },
+        "history": outcome.history,
+        "test_accuracy": outcome.test_accuracy,
+        "test_loss": outcome.test_loss,
+        "dataset": data.fingerprint,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version(), "numpy": np.__version__},
+    }
+    return bundle.Bundle(model=outcome.model, encoder=data.encoder, meta=meta)
+
+
+def save_bundle(outcome: TrainOutcome, data: EncodedImdb, epochs: int, batch_size: int, seed: int, out_dir: Path) -> tuple[bundle.Bundle, Path]:
+    """Make the bundle and write it into ``out_dir``."""
+    made = make_bundle(outcome, data, epochs, batch_size, seed)
+    return made, bundle.save(made, out_dir)

@@ -1,0 +1,1 @@
+"""sentibot: a Telegram bot that scores movie reviews with a Keras model served through RQ."""

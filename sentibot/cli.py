@@ -1,0 +1,54 @@
+"""The `sentibot` command: one entry point, a subcommand per job.
+
+Each package registers its own subcommands; heavy imports (TensorFlow) happen inside the
+handlers that need them, so `sentibot bot` starts without loading Keras.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from sentibot.errors import SentibotError
+from sentibot.settings import Settings, SettingsError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full command tree."""
+    from bot import cli as bot_cli
+    from model import cli as model_cli
+    from sentibot import stack
+    from worker import cli as worker_cli
+
+    parser = argparse.ArgumentParser(prog="sentibot", description="Movie review sentiment bot and its tools.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    model_cli.register(subparsers)
+    worker_cli.register(subparsers)
+    bot_cli.register(subparsers)
+    stack.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse, load settings once, run the subcommand; errors become one line on stderr."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up banner out of the output
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"sentibot: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.handler(args, settings) or 0)
+    except SentibotError as exc:
+        print(f"sentibot: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

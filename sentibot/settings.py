@@ -1,0 +1,105 @@
+"""Every setting of every sentibot process, read from the environment in one place.
+
+Each ``main()`` calls :meth:`Settings.from_env` once and passes the result down; nothing else
+reads ``os.environ``. A malformed value stops the program with one sentence naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, low: int = 0) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}.") from None
+    if value < low:
+        raise SettingsError(f"{name} must be at least {low}, got {value}.")
+    return value
+
+
+def _float(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}.") from None
+    if not 0 <= value <= 1:
+        raise SettingsError(f"{name} must be between 0 and 1, got {value}.")
+    return value
+
+
+def _ids(environ: Mapping[str, str], name: str) -> frozenset[int]:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return frozenset()
+    try:
+        return frozenset(int(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise SettingsError(f"{name} must be comma-separated Telegram user ids, got {raw!r}.") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed settings; defaults are what a single-machine install wants."""
+
+    home: Path = field(default_factory=lambda: Path("~/.sentibot").expanduser())  # SENTIBOT_HOME: caches, bundles, redis data
+    imdb_data: str = ""  # IMDB_DATA: aclImdb folder or .tar.gz; empty = Keras's download
+    redis_url: str = ""  # REDIS_URL: empty = `sentibot up` starts a private redis-server
+    telegram_token: str = ""  # TELEGRAM_TOKEN: from @BotFather; empty = terminal chat in `sentibot up`
+    telegram_api_url: str = "https://api.telegram.org/bot"  # TELEGRAM_API_URL: Bot API base, before the token
+    telegram_file_url: str = "https://api.telegram.org/file/bot"  # TELEGRAM_FILE_URL
+    admin_ids: frozenset[int] = frozenset()  # ADMIN_IDS: user ids allowed to /retrain and /cancel
+    rate_limit_per_minute: int = 30  # RATE_LIMIT_PER_MINUTE: messages per user per minute; 0 = off
+    score_timeout_s: int = 8  # SCORE_TIMEOUT: seconds the bot waits for a verdict before saying so
+    train_timeout_s: int = 3600  # TRAIN_TIMEOUT: seconds before a training job is killed
+    min_accuracy: float = 0.80  # PROMOTE_MIN_ACCURACY: test accuracy a new model needs to go live
+    max_accuracy_drop: float = 0.01  # PROMOTE_MAX_DROP: how far below the live model it may be (fraction)
+    default_arch: str = "tutorial"  # DEFAULT_ARCH: architecture trained when none is named
+    log_level: str = "INFO"  # LOG_LEVEL
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every setting; raise :class:`SettingsError` naming the first bad variable."""
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        home = env.get("SENTIBOT_HOME", "").strip()
+        return cls(
+            home=Path(home).expanduser() if home else defaults.home,
+            imdb_data=env.get("IMDB_DATA", "").strip(),
+            redis_url=env.get("REDIS_URL", "").strip(),
+            telegram_token=env.get("TELEGRAM_TOKEN", "").strip(),
+            telegram_api_url=env.get("TELEGRAM_API_URL", "").strip() or defaults.telegram_api_url,
+            telegram_file_url=env.get("TELEGRAM_FILE_URL", "").strip() or defaults.telegram_file_url,
+            admin_ids=_ids(env, "ADMIN_IDS"),
+            rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute),
+            score_timeout_s=_int(env, "SCORE_TIMEOUT", defaults.score_timeout_s, low=1),
+            train_timeout_s=_int(env, "TRAIN_TIMEOUT", defaults.train_timeout_s, low=60),
+            min_accuracy=_float(env, "PROMOTE_MIN_ACCURACY", defaults.min_accuracy),
+            max_accuracy_drop=_float(env, "PROMOTE_MAX_DROP", defaults.max_accuracy_drop),
+            default_arch=env.get("DEFAULT_ARCH", "").strip() or defaults.default_arch,
+            log_level=env.get("LOG_LEVEL", "").strip().upper() or defaults.log_level,
+        )
+
+    @property
+    def bundle_dir(self) -> Path:
+        """Where locally trained and cached bundles live."""
+        return self.home / "bundles"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where encoded datasets are cached."""
+        return self.home / "cache"

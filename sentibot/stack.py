@@ -1,0 +1,2 @@
+def register(subparsers):  # noqa: D103
+    pass
