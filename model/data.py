@@ -101,7 +101,7 @@ def _review_files(root: Path) -> Iterator[tuple[str, str, Path]]:
             folder = root / split / label
             if folder.is_dir():
                 for entry in os.scandir(folder):
-                    if entry.name.endswith(".txt") and entry.is_file():
+                    if entry.name.endswith(".txt") and (entry.is_file() or entry.is_symlink()):
                         yield split, label, Path(entry.path)
 
 

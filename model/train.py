@@ -70,6 +70,7 @@ class _Progress(keras.callbacks.Callback):
         self.on_epoch = on_epoch
         self.should_stop = should_stop
         self.cancelled = False
+        self.completed = 0  # epochs that ran to the end (an interrupted one still gets validated by Keras)
         self._epoch_start = 0.0
         self._last_poll = 0.0
 
@@ -87,7 +88,10 @@ class _Progress(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
-        if self.cancelled or "val_accuracy" not in logs or self.on_epoch is None:
+        if self.cancelled:
+            return
+        self.completed = epoch + 1
+        if self.on_epoch is None or "val_accuracy" not in logs:
             return
         self.on_epoch(
             EpochReport(
@@ -129,9 +133,8 @@ def fit(
         verbose=verbose,
     )
     finished = {key: [float(v) for v in values] for key, values in history.history.items()}
-    if progress.cancelled:  # the interrupted epoch has no validation figures: drop it
-        epochs_done = len(finished.get("val_accuracy", []))
-        finished = {key: values[:epochs_done] for key, values in finished.items()}
+    if progress.cancelled:  # the interrupted epoch's figures describe half an epoch: drop them
+        finished = {key: values[: progress.completed] for key, values in finished.items()}
     return finished, progress.cancelled
 
 

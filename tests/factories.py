@@ -1,0 +1,48 @@
+"""Small generated data for tests: an aclImdb-shaped tree whose labels a model can learn in seconds."""
+
+from __future__ import annotations
+
+import random
+import tarfile
+from pathlib import Path
+
+POSITIVE = ["great", "wonderful", "loved", "brilliant", "superb", "enjoyable", "masterpiece", "touching"]
+NEGATIVE = ["awful", "boring", "terrible", "waste", "dull", "worst", "poorly", "mess"]
+FILLER = (
+    "the movie film a plot acting and was it story characters scene director this of to in is that "
+    "with for as on but his her they one all at by an who so from like there"
+).split()
+
+
+def review_text(rng: random.Random, positive: bool, words: int | None = None) -> str:
+    """A review: filler words with several sentiment words of its label, HTML breaks and punctuation."""
+    count = words or rng.randint(12, 40)
+    tokens = [rng.choice(FILLER) for _ in range(count)]
+    cues = POSITIVE if positive else NEGATIVE
+    for _ in range(rng.randint(3, 6)):
+        tokens.insert(rng.randrange(len(tokens) + 1), rng.choice(cues))
+    tokens[0] = tokens[0].capitalize()
+    middle = len(tokens) // 2
+    return " ".join(tokens[:middle]) + ". <br /><br />" + " ".join(tokens[middle:]) + "!"
+
+
+def make_aclimdb(root: Path, per_class: int = 200, seed: int = 7) -> Path:
+    """Write root/aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt and return the aclImdb folder."""
+    rng = random.Random(seed)
+    base = root / "aclImdb"
+    for split in ("train", "test"):
+        for label in ("pos", "neg"):
+            folder = base / split / label
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(per_class):
+                rating = rng.randint(7, 10) if label == "pos" else rng.randint(1, 4)
+                (folder / f"{i}_{rating}.txt").write_text(review_text(rng, label == "pos"), encoding="utf-8")
+    (base / "README").write_text("generated for tests\n")
+    return base
+
+
+def make_tarball(folder: Path, path: Path) -> Path:
+    """Pack an aclImdb folder the way Stanford ships it (aclImdb/ at the top)."""
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(folder, arcname="aclImdb")
+    return path

@@ -1,0 +1,110 @@
+"""The text encoder: Keras's id conventions, 'pre' padding, and robustness to any text."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from model.encoding import MAXLEN, OOV, PAD, START, TextEncoder, build_vocabulary, pad_pre, tokenize
+
+ENCODER = TextEncoder(words=("the", "movie", "good", "don't"), num_words=8, maxlen=10)
+
+
+def test_tokenize_lowercases_splits_breaks_and_drops_punctuation():
+    """HTML breaks are spaces, punctuation goes, apostrophes inside words stay."""
+    assert tokenize("Great film!<br /><br />I DON'T regret it, 'really'.") == [
+        "great",
+        "film",
+        "i",
+        "don't",
+        "regret",
+        "it",
+        "really",
+    ]
+
+
+def test_vocabulary_ranks_by_frequency_then_alphabetically():
+    """Rank 1 is the most frequent word; ties are broken alphabetically so builds are reproducible."""
+    assert build_vocabulary([["b", "a", "c"], ["c", "a"], ["c"]], num_words=100) == ["c", "a", "b"]
+
+
+def test_vocabulary_keeps_only_words_that_get_an_id_below_num_words():
+    """With num_words=8, ids 4..7 exist, so only four words are kept."""
+    assert len(build_vocabulary([[f"w{i}" for i in range(50)]], num_words=8)) == 4
+
+
+def test_ids_follow_keras_imdb_conventions():
+    """1 starts the review, rank r becomes r + 3, unknown words become 2."""
+    assert ENCODER.ids("The movie was good") == [START, 4, 5, OOV, 6]
+
+
+def test_words_ranked_at_or_past_num_words_are_unknown():
+    """A word whose id would reach num_words is OOV, like load_data(num_words=...)."""
+    encoder = TextEncoder(words=("a", "b", "c", "d", "e"), num_words=8)
+    assert encoder.ids("d e") == [START, 7, OOV]
+
+
+def test_padding_matches_keras_pad_sequences_defaults():
+    """Short sequences are padded at the front, long ones lose their beginning, exactly like Keras."""
+    import keras
+
+    sequences = [[1, 2, 3], list(range(1, 30)), [], [5]]
+    expected = keras.utils.pad_sequences(sequences, maxlen=10)
+    np.testing.assert_array_equal(pad_pre(sequences, 10), expected)
+
+
+def test_encode_pads_at_the_front():
+    """A short text ends at the last position; the front is padding."""
+    row = ENCODER.encode(["good movie"])[0]
+    assert list(row) == [PAD] * 7 + [START, 6, 5]
+
+
+def test_long_text_keeps_its_last_words_and_is_marked_truncated():
+    """The model reads the last maxlen ids, as in training."""
+    analysed = TextEncoder(words=("the",), maxlen=MAXLEN).analyse("the " * 600)
+    assert analysed.truncated
+    assert not ENCODER.analyse("good").truncated
+
+
+def test_decode_shows_markers_for_padding_start_and_unknown():
+    """Decoding mirrors the tutorial's reverse word index, with distinct markers."""
+    assert ENCODER.decode([0, 1, 4, 2, 6]) == "<pad> <start> the <unk> good"
+
+
+def test_analyse_counts_known_words():
+    """Known words are those in the vocabulary; a reply can say when there are none."""
+    analysed = ENCODER.analyse("good zzz qqq")
+    assert (analysed.words, analysed.known) == (3, 1)
+    assert ENCODER.analyse("!!! ...").words == 0
+
+
+def test_config_round_trip():
+    """The encoder saved in a bundle is the same encoder."""
+    assert TextEncoder.from_config(ENCODER.to_config()) == ENCODER
+
+
+def test_training_and_serving_encode_a_review_identically(imdb_dir, tiny_data):
+    """The ids a training review got are the ids the serving path gives the same raw text."""
+    from model.data import read_aclimdb
+
+    raw = read_aclimdb(imdb_dir)
+    for i in (0, 17, len(raw.test_texts) - 1):
+        served = tiny_data.encoder.encode([raw.test_texts[i]])[0]
+        np.testing.assert_array_equal(served, tiny_data.x_test[i])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text())
+def test_any_text_encodes_without_error(text):
+    """Arbitrary unicode (emoji, other scripts, control characters, NUL) always encodes to valid ids."""
+    row = ENCODER.encode([text])[0]
+    assert row.shape == (10,)
+    assert row.min() >= 0 and row.max() < ENCODER.num_words
+
+
+def test_hostile_inputs_encode():
+    """Empty, punctuation only, 1 MB, emoji, other scripts and NUL bytes all encode."""
+    for text in ["", "?!...", "x" * 1_000_000, "good " * 200_000, "😀👍", "очень хорошо 映画", "a\x00b\x07\x1b[31m"]:
+        row = ENCODER.encode([text])[0]
+        assert row.shape == (10,) and row[-1] >= START
