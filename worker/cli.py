@@ -1,3 +1,122 @@
-"""`sentibot bot`: placeholder registration until the bot lands."""
-def register(subparsers):  # noqa: D103
-    pass
+"""`sentibot worker | model ... | score`: run workers, manage the registry, score from a shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from sentibot.settings import Settings
+
+
+def _queues(raw: str) -> list[str]:
+    from worker.run import parse_queues
+
+    try:
+        return parse_queues(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the queue-side commands."""
+    worker = subparsers.add_parser("worker", help="run a worker that scores reviews and/or trains models")
+    worker.add_argument("--queues", type=_queues, default=["score", "train"], help="score, train or score,train")
+    worker.add_argument("--name", help="worker name (default: RQ's)")
+    worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    worker.set_defaults(handler=run_worker)
+
+    model = subparsers.add_parser("model", help="list, inspect, add and promote model versions")
+    actions = model.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name, helptext in (("list", "all versions"), ("rollback", "make the previous live model live again")):
+        sub = actions.add_parser(name, help=helptext)
+        sub.add_argument("--json", action="store_true")
+    for name, helptext in (("show", "one version in full"), ("promote", "make a version live")):
+        sub = actions.add_parser(name, help=helptext)
+        sub.add_argument("version")
+        sub.add_argument("--json", action="store_true")
+    add = actions.add_parser("add", help="put a bundle file into the registry")
+    add.add_argument("bundle", type=Path)
+    add.add_argument("--promote", action="store_true")
+    add.add_argument("--json", action="store_true")
+    model.set_defaults(handler=run_model)
+
+    score = subparsers.add_parser("score", help="score reviews through the running service")
+    score.add_argument("texts", nargs="+", metavar="TEXT")
+    score.add_argument("--wait", type=float, default=None, help="seconds to wait for each verdict (default: SCORE_TIMEOUT)")
+    score.set_defaults(handler=run_score)
+
+
+def run_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Start a worker process."""
+    from worker.run import run
+
+    run(settings, args.queues, name=args.name, burst=args.burst)
+    return 0
+
+
+def _row(record: dict) -> str:
+    accuracy = record.get("test_accuracy")
+    flag = "*" if record.get("live") else " "
+    error = f"  BROKEN: {record['error']}" if record.get("error") else ""
+    acc = f"{accuracy:.4f}" if accuracy is not None else "  -   "
+    return f"{flag} {record['version']:<24} {record.get('arch', '?'):<10} {acc}  {record.get('created_at', '')}{error}"
+
+
+def run_model(args: argparse.Namespace, settings: Settings) -> int:
+    """Registry actions; --json for machines."""
+    from worker.connection import connect, reachable
+    from worker.registry import ModelRegistry
+
+    connection = connect(settings.redis_url)
+    registry = ModelRegistry(connection)
+    with reachable(connection):
+        if args.action == "list":
+            records = registry.versions()
+            if args.json:
+                print(json.dumps([{k: v for k, v in r.items() if k != "history"} for r in records]))
+            elif not records:
+                print("No models yet: train one (`sentibot train`, then `sentibot model add BUNDLE --promote`).")
+            else:
+                print("  version                  arch       accuracy created")
+                print("\n".join(_row(r) for r in records))
+            return 0
+        if args.action == "show":
+            record = {**registry.meta(args.version), "live": registry.current() == args.version}
+            print(json.dumps(record, indent=None if args.json else 2))
+            return 0
+        if args.action == "add":
+            from model.errors import ModelError
+
+            try:
+                data = args.bundle.read_bytes()
+            except OSError as exc:
+                raise ModelError(f"Could not read {args.bundle}: {exc.strerror}.") from None
+            record = registry.add(data, promote=args.promote)
+            message = {"added": record["version"], "live": args.promote}
+        elif args.action == "promote":
+            registry.promote(args.version)
+            message = {"live": args.version}
+        else:
+            message = {"live": registry.rollback()}
+    print(json.dumps(message) if args.json else ", ".join(f"{k}: {v}" for k, v in message.items()))
+    return 0
+
+
+def run_score(args: argparse.Namespace, settings: Settings) -> int:
+    """Queue each text, then print each verdict as JSON."""
+    import time
+
+    from worker.client import submit_review, wait_result
+    from worker.connection import connect
+
+    connection = connect(settings.redis_url)
+    timeout = args.wait if args.wait is not None else settings.score_timeout_s
+    started = time.perf_counter()
+    jobs = [submit_review(connection, text) for text in args.texts]
+    for text, job in zip(args.texts, jobs, strict=True):
+        result = wait_result(job, timeout)
+        ms = round((time.perf_counter() - started) * 1000, 1)
+        print(json.dumps({"text": text[:80], **result, "round_trip_ms": ms}, ensure_ascii=False))
+    return 0
+

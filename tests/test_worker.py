@@ -1,0 +1,344 @@
+"""Queue and worker: scoring with micro-batching, the registry and hot swap, training jobs, faults."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import time
+
+import pytest
+import redis
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
+
+from model import bundle as bundles
+from tests.conftest import run_burst, start_worker, stop_process, wait_for, wait_worker_ready
+from worker import training
+from worker.client import failure_reason, submit_review, wait_result
+from worker.errors import JobFailed, NotFound, QueueUnavailable, ScoringTimeout, TrainingBusy
+from worker.jobs import quality_gate
+from worker.queues import SCORE, TRAIN, get_queue
+from worker.reaper import ALIVE, BEATING, INFLIGHT, reap
+from worker.registry import ModelRegistry
+
+
+def second_version(bundle_path, tmp_path) -> bytes:
+    """The same trained model under a new version id (a cheap 'retrained' model)."""
+    loaded = bundles.load(bundle_path)
+    loaded.meta = {**loaded.meta, "version": bundles.new_version(), "test_accuracy": 0.99}
+    return bundles.to_bytes(loaded)
+
+
+# --- scoring ----------------------------------------------------------------------------------
+
+
+def test_a_review_is_scored_by_a_worker(connection, worker_settings, live_model):
+    """Enqueue by dotted path, a worker scores it, the result names the model version."""
+    job = submit_review(connection, "a wonderful brilliant film, loved it", chat_id=5, user_id=6)
+    assert job.func_name == "worker.jobs.score_review"
+    run_burst(connection)
+    result = wait_result(job, timeout_s=2)
+    assert result["label"] == "positive" and result["score"] > 0.5
+    assert result["model"] == live_model["version"]
+    assert {"words", "known", "truncated", "ms", "batch"} <= set(result)
+
+
+def test_waiting_reviews_are_scored_together(connection, worker_settings, live_model, predictor):
+    """Many queued reviews are scored in batches, each result identical to scoring it alone."""
+    texts = [f"{'superb touching' if i % 2 else 'awful dull mess'} film number {i}" for i in range(120)]
+    jobs = [submit_review(connection, text) for text in texts]
+    run_burst(connection)
+    results = [wait_result(job, timeout_s=2) for job in jobs]
+    assert max(r["batch"] for r in results) > 50
+    alone = predictor.predict(texts)
+    assert [r["label"] for r in results] == [p.label for p in alone]
+    assert [r["score"] for r in results] == pytest.approx([p.score for p in alone], abs=1e-5)
+    assert all(j.get_status(refresh=True) == JobStatus.FINISHED for j in jobs)
+
+
+def test_no_model_yet_fails_with_a_clear_sentence(connection, worker_settings):
+    """Before any model is live, scoring fails with a sentence the bot can show."""
+    job = submit_review(connection, "fine")
+    run_burst(connection)
+    with pytest.raises(JobFailed, match="No model is live yet"):
+        wait_result(job, timeout_s=2)
+
+
+def test_no_worker_means_a_timeout_not_silence(connection, live_model):
+    """Nobody consuming the queue: the wait ends with ScoringTimeout."""
+    job = submit_review(connection, "anyone there?")
+    started = time.monotonic()
+    with pytest.raises(ScoringTimeout, match="No scoring worker answered"):
+        wait_result(job, timeout_s=1)
+    assert time.monotonic() - started < 3
+
+
+def test_redis_down_is_one_clear_error():
+    """Enqueueing against a Redis that is not there raises QueueUnavailable."""
+    from tests.conftest import free_port
+    from worker.connection import connect
+
+    with pytest.raises(QueueUnavailable, match="not reachable"):
+        submit_review(connect(f"redis://127.0.0.1:{free_port()}/0"), "hello")
+
+
+def test_queues_use_json_not_pickle(connection, live_model):
+    """Job payloads in Redis are JSON: a worker never unpickles what someone wrote there."""
+    job = submit_review(connection, "plain json please")
+    raw = connection.hget(f"rq:job:{job.id}", "data")
+    import zlib
+
+    payload = json.loads(zlib.decompress(raw))
+    assert payload[0] == "worker.jobs.score_review"
+    assert payload[3]["text"] == "plain json please"
+
+
+@pytest.mark.parametrize(
+    ("traceback_text", "expected"),
+    [
+        ("Traceback...\nworker.errors.ModelUnavailable: No model is live yet: train one.", "No model is live yet"),
+        ("Traceback...\nValueError: boom", "ValueError"),
+        ("Moved to FailedJobRegistry, due to AbandonedJobError, at 2026", "stopped unexpectedly"),
+        (None, "unexpected error"),
+    ],
+)
+def test_failures_become_sentences(traceback_text, expected):
+    """Our own errors are shown verbatim; anything else by its kind, never as a traceback."""
+    reason = failure_reason(traceback_text)
+    assert expected in reason and "Traceback" not in reason
+
+
+# --- registry and hot swap --------------------------------------------------------------------
+
+
+def test_registry_lists_promotes_and_rolls_back(connection, bundle_path, tmp_path):
+    """Versions are listed newest first with the live one marked; rollback restores the previous."""
+    registry = ModelRegistry(connection)
+    first = registry.add(bundle_path.read_bytes(), promote=True)
+    second = registry.add(second_version(bundle_path, tmp_path))
+    assert [r["version"] for r in registry.versions()] == [second["version"], first["version"]]
+    assert registry.versions()[1]["live"]
+    registry.promote(second["version"])
+    assert registry.current() == second["version"]
+    assert registry.rollback() == first["version"]
+    with pytest.raises(NotFound, match="roll back"):
+        registry.rollback()
+    with pytest.raises(NotFound, match="model list"):
+        registry.promote("nope")
+
+
+def test_registry_refuses_a_damaged_bundle(connection, bundle_path):
+    """A truncated bundle is not stored at all."""
+    from model.errors import BundleCorrupt
+
+    with pytest.raises(BundleCorrupt):
+        ModelRegistry(connection).add(bundle_path.read_bytes()[:5000])
+    assert ModelRegistry(connection).versions() == []
+
+
+def test_promoting_swaps_the_model_for_the_next_job(connection, worker_settings, live_model, bundle_path, tmp_path):
+    """A running worker serves the newly promoted version on its next job, without a restart."""
+    registry = ModelRegistry(connection)
+    first = submit_review(connection, "superb")
+    run_burst(connection)
+    assert wait_result(first, 2)["model"] == live_model["version"]
+    new = registry.add(second_version(bundle_path, tmp_path), promote=True)
+    second = submit_review(connection, "superb")
+    run_burst(connection)
+    assert wait_result(second, 2)["model"] == new["version"]
+
+
+def test_a_corrupt_live_bundle_is_refused_and_the_old_model_keeps_serving(
+    connection, worker_settings, live_model, bundle_path, tmp_path
+):
+    """The damage shows in the job result and in the registry listing."""
+    registry = ModelRegistry(connection)
+    job = submit_review(connection, "warm the cache")
+    run_burst(connection)
+    wait_result(job, 2)
+    bad = registry.add(second_version(bundle_path, tmp_path))
+    connection.set(f"sentibot:model:bundle:{bad['version']}", b"garbage")
+    registry.promote(bad["version"])
+    job = submit_review(connection, "still served?")
+    run_burst(connection)
+    result = wait_result(job, 2)
+    assert result["model"] == live_model["version"]
+    assert bad["version"] in result["warning"]
+    listed = {r["version"]: r for r in registry.versions()}
+    assert "checksum" in listed[bad["version"]]["error"]
+
+
+def test_hot_swap_in_a_running_worker_process(connection, worker_settings, live_model, bundle_path, tmp_path):
+    """A real worker process picks up a promotion within a second."""
+    process = start_worker(worker_settings, "score", "swap-worker")
+    try:
+        wait_worker_ready(connection, "swap-worker")
+        assert wait_result(submit_review(connection, "great"), 5)["model"] == live_model["version"]
+        new = ModelRegistry(connection).add(second_version(bundle_path, tmp_path), promote=True)
+        promoted_at = time.monotonic()
+        assert wait_result(submit_review(connection, "great"), 5)["model"] == new["version"]
+        assert time.monotonic() - promoted_at < 1.0 + 0.5  # first job after promotion, including its load
+    finally:
+        stop_process(process)
+
+
+# --- training ---------------------------------------------------------------------------------
+
+
+def test_quality_gate():
+    """Live only above the threshold and not more than the allowed drop below the live model."""
+    assert quality_gate(0.85, None, 0.80, 0.01)[0]
+    assert not quality_gate(0.79, None, 0.80, 0.01)[0]
+    assert quality_gate(0.855, {"test_accuracy": 0.86}, 0.80, 0.01)[0]
+    promote, reason = quality_gate(0.84, {"test_accuracy": 0.86}, 0.80, 0.01)
+    assert not promote and "below the live model" in reason
+
+
+def test_training_job_reports_epochs_and_promotes(connection, worker_settings):
+    """A training job publishes each epoch, stores the bundle, returns the chart, goes live."""
+    job_id = training.start(connection, "tutorial", 2, 32, requested_by="admin")
+    run_burst(connection, queues=[TRAIN])
+    job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
+    result = job.latest_result().return_value
+    assert result["status"] == "promoted", result.get("reason")
+    assert [e["epoch"] for e in job.get_meta()["epochs"]] == [1, 2]
+    assert len(result["history"]["val_accuracy"]) == 2 and result["test_accuracy"] > 0.5
+    assert base64.b64decode(result["chart_png"])[:4] == b"\x89PNG"
+    assert ModelRegistry(connection).current() == result["version"]
+    assert training.running(connection) is None  # the lock was released
+
+
+def test_a_model_below_the_gate_is_stored_but_not_promoted(connection, worker_settings, live_model):
+    """The result says why it did not go live."""
+    from worker import model_cache
+
+    model_cache.configure(
+        type(worker_settings)(**{**worker_settings.__dict__, "min_accuracy": 1.0}), None
+    )
+    job_id = training.start(connection, "tutorial", 1, 64, requested_by="admin")
+    run_burst(connection, queues=[TRAIN])
+    result = Job.fetch(job_id, connection=connection, serializer=JSONSerializer).latest_result().return_value
+    assert result["status"] == "stored" and "threshold" in result["reason"]
+    assert ModelRegistry(connection).current() == live_model["version"]
+    assert len(ModelRegistry(connection).versions()) == 2
+
+
+def test_only_one_training_at_a_time(connection):
+    """A second request is refused, naming who started the first and its progress."""
+    training.start(connection, "tutorial", 5, 128, requested_by="alice")
+    with pytest.raises(TrainingBusy, match="started by alice") as busy:
+        training.start(connection, "tutorial", 5, 128, requested_by="bob")
+    assert "waiting for a training worker" in str(busy.value)
+
+
+def test_cancel_a_queued_training_drops_it(connection):
+    """A training no worker has started yet is removed from the queue."""
+    job_id = training.start(connection, "tutorial", 5, 128, requested_by="alice")
+    training.request_cancel(connection)
+    assert training.running(connection) is None
+    assert get_queue(connection, TRAIN).count == 0
+    assert Job.fetch(job_id, connection=connection, serializer=JSONSerializer).get_status() == JobStatus.CANCELED
+    with pytest.raises(NotFound):
+        training.request_cancel(connection)
+
+
+def test_cancel_stops_a_running_training_cleanly(connection, worker_settings, monkeypatch):
+    """The stop request is honoured between batches and the result says cancelled."""
+    job_id = training.start(connection, "tutorial", 40, 16, requested_by="alice")
+    connection.set(training.CANCEL.format(job_id=job_id), 1)  # as request_cancel does once it runs
+    run_burst(connection, queues=[TRAIN])
+    job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
+    result = job.latest_result().return_value
+    assert job.get_status() == JobStatus.FINISHED
+    assert result["status"] == "cancelled" and "cancelled after" in result["reason"]
+    assert ModelRegistry(connection).current() is None
+
+
+# --- faults -----------------------------------------------------------------------------------
+
+
+def test_reviews_claimed_by_a_dead_worker_go_back_on_the_queue(connection, worker_settings, live_model):
+    """A batch a worker claimed before dying is re-queued by the reaper and then scored."""
+    jobs = [submit_review(connection, f"loved it {i}") for i in range(3)]
+    queue = get_queue(connection, SCORE)
+    for _ in jobs:  # what a worker's claim does
+        connection.lmove(queue.key, INFLIGHT.format(name="ghost"), "LEFT", "RIGHT")
+    connection.sadd(BEATING, "ghost")  # it sent heartbeats, then stopped (no alive key)
+    assert queue.count == 0
+    assert sorted(reap(connection)) == sorted(j.id for j in jobs)
+    assert queue.job_ids == [j.id for j in jobs]
+    run_burst(connection)
+    assert all(wait_result(j, 2)["label"] == "positive" for j in jobs)
+
+
+def test_a_score_job_of_a_killed_worker_is_rerun_by_another(connection, worker_settings, live_model):
+    """SIGKILL mid-job: within 10 s another worker process picks the job up again."""
+    from rq import Retry
+
+    victim = start_worker(worker_settings, "score", "victim")
+    survivor = None
+    try:
+        wait_worker_ready(connection, "victim")
+        job = get_queue(connection, SCORE).enqueue("time.sleep", args=[600], retry=Retry(max=1))
+        wait_for(lambda: job.get_status(refresh=True) == JobStatus.STARTED, 10)
+        survivor = start_worker(worker_settings, "score", "survivor")
+        wait_worker_ready(connection, "survivor")
+        os.kill(victim.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        wait_for(lambda: Job.fetch(job.id, connection=connection, serializer=JSONSerializer).worker_name
+                 == "survivor", 10)
+        assert time.monotonic() - killed_at < 10
+    finally:
+        for process in (victim, survivor):
+            if process is not None:
+                process.kill()
+                process.wait()
+
+
+def test_a_killed_training_is_reported_failed(connection, worker_settings):
+    """SIGKILL of the training worker: the job is failed and the lock freed within 10 s."""
+    trainer = start_worker(worker_settings, "train", "trainer")
+    watcher = start_worker(worker_settings, "score", "watcher")
+    try:
+        wait_worker_ready(connection, "watcher")
+        job_id = training.start(connection, "tutorial", 300, 16, requested_by="alice")
+        job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
+        wait_for(lambda: job.get_meta(refresh=True).get("epochs"), 60)
+        os.kill(trainer.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        wait_for(lambda: job.get_status(refresh=True) == JobStatus.FAILED, 10)
+        assert time.monotonic() - killed_at < 10
+        assert "stopped unexpectedly" in failure_reason(job.latest_result().exc_string)
+        assert training.running(connection) is None
+    finally:
+        trainer.kill()
+        trainer.wait()
+        stop_process(watcher)
+
+
+def test_worker_survives_redis_going_away(redis_server, worker_settings, live_model, tmp_path):
+    """A worker keeps retrying while Redis is down and scores again once it is back."""
+    from tests.conftest import RedisServer
+    from worker.connection import connect
+
+    server = RedisServer().start()
+    settings = type(worker_settings)(**{**worker_settings.__dict__, "redis_url": server.url})
+    own = connect(server.url)
+    ModelRegistry(own).add(ModelRegistry(connect(redis_server.url)).bundle_bytes(live_model["version"]), promote=True)
+    process = start_worker(settings, "score", "resilient")
+    try:
+        wait_worker_ready(own, "resilient")
+        server.stop()
+        time.sleep(2)
+        server = RedisServer(port=server.port).start()  # empty again: no persistence
+        own = connect(server.url)
+        ModelRegistry(own).add(ModelRegistry(connect(redis_server.url)).bundle_bytes(live_model["version"]),
+                               promote=True)
+        assert wait_result(submit_review(own, "brilliant"), 15)["label"] == "positive"
+    except redis.exceptions.RedisError:
+        raise
+    finally:
+        stop_process(process)
+        server.stop()

@@ -1,0 +1,135 @@
+"""The RQ jobs. Plain functions, enqueued by dotted path with JSON arguments.
+
+Training progress is written to ``job.meta`` (``stage``, ``epochs``: one dict per finished
+epoch), where the bot reads it while the job runs; model/ only sees a plain callback.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+
+import redis
+from rq import get_current_job
+
+from worker import model_cache, training
+from worker.registry import ModelRegistry
+
+log = logging.getLogger(__name__)
+
+
+def score_texts(connection: redis.Redis, texts: list[str]) -> list[dict]:
+    """Score several reviews in one model call with the live model."""
+    predictor = model_cache.get_predictor(connection)
+    started = time.perf_counter()
+    predictions = predictor.predict(texts)
+    ms = round((time.perf_counter() - started) * 1000, 3)
+    problem = model_cache.load_problem()
+    extra = {"warning": problem} if problem else {}
+    return [
+        {**p.to_dict(), "model": predictor.version, "ms": ms, "batch": len(texts), **extra} for p in predictions
+    ]
+
+
+def score_review(text: str, chat_id: int | None = None, user_id: int | None = None) -> dict:
+    """Score one review (the worker batches waiting ones through score_texts)."""
+    if not isinstance(text, str):
+        raise TypeError("text must be a string")
+    return score_texts(get_current_job().connection, [text])[0]
+
+
+def quality_gate(accuracy: float, live: dict | None, min_accuracy: float, max_drop: float) -> tuple[bool, str]:
+    """Whether a new model may go live, and why (not)."""
+    if accuracy < min_accuracy:
+        return False, f"test accuracy {accuracy:.2%} is below the {min_accuracy:.0%} threshold"
+    live_accuracy = (live or {}).get("test_accuracy")
+    if live_accuracy is not None and accuracy < live_accuracy - max_drop:
+        return False, (
+            f"test accuracy {accuracy:.2%} is more than {max_drop:.0%} below the live model's {live_accuracy:.2%}"
+        )
+    if live_accuracy is None:
+        return True, "first model: it passed the threshold"
+    return True, f"test accuracy {accuracy:.2%} passed the gate (live model: {live_accuracy:.2%})"
+
+
+class _MetaProgress:
+    """Writes stage and per-epoch reports into job.meta for the bot to read."""
+
+    def __init__(self, job) -> None:
+        self.job = job
+        self.job.meta.update({"stage": "starting", "epochs": []})
+        self.job.save_meta()
+
+    def stage(self, name: str) -> None:
+        self.job.meta["stage"] = name
+        self.job.save_meta()
+
+    def epoch(self, report) -> None:
+        self.job.meta["epochs"].append(report.to_dict())
+        self.job.meta["stage"] = f"epoch {report.epoch}/{report.epochs} done"
+        self.job.save_meta()
+
+
+def train_model(
+    arch: str, epochs: int, batch_size: int, requested_by: str | None = None, chat_id: int | None = None
+) -> dict:
+    """Train on the full IMDB data, store the bundle, promote it if it passes the quality gate.
+
+    Returns ``{"status": "promoted"|"stored"|"cancelled", "version", "arch", "test_accuracy",
+    "history", "epochs", "reason", "chart_png" (base64), "params", "seconds"}``.
+    """
+    from model import bundle, train
+    from model.chart import history_chart
+    from model.data import load_imdb
+
+    job = get_current_job()
+    connection = job.connection
+    settings = model_cache.settings()
+    progress = _MetaProgress(job)
+    started = time.perf_counter()
+    try:
+        progress.stage("loading data")
+        data = load_imdb(settings.imdb_data, settings.cache_dir)
+        progress.stage("training")
+        outcome = train.train(
+            data,
+            arch,
+            epochs,
+            batch_size,
+            on_epoch=progress.epoch,
+            should_stop=lambda: training.cancel_requested(connection, job.id),
+        )
+        result = {
+            "arch": arch,
+            "history": outcome.history,
+            "epochs": job.meta["epochs"],
+            "epochs_requested": epochs,
+            "params": outcome.params,
+            "requested_by": requested_by,
+        }
+        if outcome.cancelled:
+            done = len(outcome.history.get("accuracy", []))
+            return {**result, "status": "cancelled", "reason": f"cancelled after {done} of {epochs} epochs"}
+        progress.stage("saving")
+        made = train.make_bundle(outcome, data, epochs, batch_size, train.SEED)
+        registry = ModelRegistry(connection)
+        live = registry.current_meta()
+        registry.add(bundle.to_bytes(made))
+        promote, reason = quality_gate(
+            outcome.test_accuracy, live, settings.min_accuracy, settings.max_accuracy_drop
+        )
+        if promote:
+            registry.promote(made.version)
+        chart = history_chart(outcome.history, title=f"{arch} · {made.version}")
+        return {
+            **result,
+            "status": "promoted" if promote else "stored",
+            "version": made.version,
+            "test_accuracy": outcome.test_accuracy,
+            "reason": reason,
+            "chart_png": base64.b64encode(chart).decode(),
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+    finally:
+        training.release(connection, job.id)

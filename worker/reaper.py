@@ -1,0 +1,105 @@
+"""Heartbeats and the reaper: jobs of a worker that died (SIGKILL, OOM) are re-run or failed in seconds.
+
+RQ alone leaves a killed worker's job "started" until its timeout runs out (minutes). Each
+sentibot worker refreshes a short-lived ``alive`` key every second; any live worker that finds a
+started job whose worker stopped beating hands it to RQ's own abandoned-job handling at once:
+score jobs (enqueued with one retry) go back on the queue, a training is marked failed.
+Reviews a dead worker had claimed for a batch are pushed back to the front of the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import redis
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from worker.queues import SCORE, TRAIN, get_queue
+
+log = logging.getLogger(__name__)
+
+ALIVE = "sentibot:alive:{name}"
+BEATING = "sentibot:workers"  # names of workers that send heartbeats (others are never reaped)
+INFLIGHT = "sentibot:inflight:{name}"  # reviews claimed by a worker for its current batch
+HEARTBEAT_S = 1.0
+ALIVE_TTL_S = 4  # a worker silent this long is dead
+
+
+def beat(connection: redis.Redis, name: str) -> None:
+    """Say this worker is alive for the next few seconds."""
+    with connection.pipeline() as pipe:
+        pipe.sadd(BEATING, name)
+        pipe.set(ALIVE.format(name=name), 1, ex=ALIVE_TTL_S)
+        pipe.execute()
+
+
+def is_dead(connection: redis.Redis, name: str | None) -> bool:
+    """True for a heartbeat-sending worker that stopped beating."""
+    if not name or not connection.sismember(BEATING, name):
+        return False
+    return not connection.exists(ALIVE.format(name=name))
+
+
+def reap(connection: redis.Redis) -> list[str]:
+    """Re-run or fail the jobs of dead workers; return the ids handled."""
+    reaped: list[str] = []
+    for name in (SCORE, TRAIN):
+        registry = get_queue(connection, name).started_job_registry
+        expired = []
+        for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
+            try:
+                job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
+            except NoSuchJobError:
+                continue
+            if is_dead(connection, job.worker_name):
+                expired.append(f"{job_id}:{execution_id}")
+                job.meta["died"] = f"worker {job.worker_name} stopped while running it"
+                job.save_meta()
+                reaped.append(job_id)
+        if expired:
+            connection.zadd(registry.key, dict.fromkeys(expired, 0), xx=True)
+            registry.cleanup()  # RQ's own handling: retry if retries are left, else FailedJobRegistry
+    for key in connection.scan_iter(INFLIGHT.format(name="*")):
+        name = key.decode().split(":", 2)[2]
+        if is_dead(connection, name):
+            ids = connection.lrange(key, 0, -1)
+            with connection.pipeline() as pipe:
+                if ids:
+                    pipe.lpush(get_queue(connection, SCORE).key, *reversed(ids))
+                pipe.delete(key)
+                pipe.srem(BEATING, name)
+                pipe.execute()
+            reaped.extend(i.decode() for i in ids)
+    if reaped:
+        log.warning("re-queued or failed %d job(s) of dead workers", len(reaped))
+    return reaped
+
+
+class Heartbeat(threading.Thread):
+    """Background thread: beat every second and reap dead workers' jobs."""
+
+    def __init__(self, connection: redis.Redis, name: str) -> None:
+        super().__init__(name="sentibot-heartbeat", daemon=True)
+        self.connection = connection
+        self.worker_name = name
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(HEARTBEAT_S):
+            try:
+                beat(self.connection, self.worker_name)
+                reap(self.connection)
+            except redis.exceptions.RedisError as exc:  # Redis away: keep trying, the worker does too
+                log.debug("heartbeat failed: %s", exc)
+
+    def stop(self) -> None:
+        """End the thread and withdraw the alive key (a clean exit is not a death)."""
+        self.stopped.set()
+        try:
+            self.connection.delete(ALIVE.format(name=self.worker_name))
+            self.connection.srem(BEATING, self.worker_name)
+        except redis.exceptions.RedisError:
+            pass

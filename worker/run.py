@@ -1,0 +1,71 @@
+"""The worker process: load the live model first, then take jobs until SIGTERM.
+
+SIGTERM is a warm shutdown (RQ's own handling): the current job finishes, then the process exits.
+A lost Redis connection is retried every few seconds until Redis comes back.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import redis
+from rq.serializers import JSONSerializer
+
+from sentibot.settings import Settings
+from worker import model_cache
+from worker.connection import connect, describe
+from worker.errors import ModelUnavailable
+from worker.queues import SCORE, TRAIN, get_queue
+from worker.reaper import Heartbeat
+from worker.scoring import SentibotWorker
+
+log = logging.getLogger(__name__)
+RECONNECT_S = 2.0
+
+
+def build_worker(connection: redis.Redis, queues: list[str], name: str | None = None) -> SentibotWorker:
+    """A SentibotWorker on the named queues with the JSON serializer."""
+    return SentibotWorker(
+        [get_queue(connection, q) for q in queues], connection=connection, serializer=JSONSerializer, name=name
+    )
+
+
+def warm_up(connection: redis.Redis) -> None:
+    """Load the live model before taking the first job (rq's performance notes)."""
+    try:
+        predictor = model_cache.get_predictor(connection)
+        log.info("model %s loaded", predictor.version)
+    except ModelUnavailable as exc:
+        log.warning("%s Score jobs will fail until one is promoted.", exc)
+
+
+def run(settings: Settings, queues: list[str], name: str | None = None, burst: bool = False) -> None:
+    """Work until stopped, reconnecting to Redis whenever it goes away."""
+    connection = connect(settings.redis_url)
+    model_cache.configure(settings, settings.home / "worker-bundles")
+    while True:
+        try:
+            connection.ping()
+            if SCORE in queues:
+                warm_up(connection)
+            worker = build_worker(connection, queues, name)
+            heartbeat = Heartbeat(connection, worker.name)
+            heartbeat.start()
+            try:
+                worker.work(burst=burst, logging_level=settings.log_level, with_scheduler=False)
+            finally:
+                heartbeat.stop()
+            return
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            log.warning("Redis at %s is not reachable; retrying in %.0f s", describe(connection), RECONNECT_S)
+            time.sleep(RECONNECT_S)
+
+
+def parse_queues(raw: str) -> list[str]:
+    """'score,train' → ['score', 'train'], refusing unknown names."""
+    names = [part.strip() for part in raw.split(",") if part.strip()]
+    unknown = [n for n in names if n not in (SCORE, TRAIN)]
+    if unknown or not names:
+        raise ValueError(f"unknown queue {', '.join(unknown) or '(none)'}: use score, train or score,train")
+    return names

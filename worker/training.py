@@ -1,0 +1,131 @@
+"""One training at a time: the lock, cancel requests and progress, shared by the bot and the job.
+
+This module never imports TensorFlow: the bot uses it to start, cancel and watch trainings.
+The lock names who started the run, so a second request can be told who holds it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import redis
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
+
+from worker.errors import NotFound, TrainingBusy
+from worker.queues import FAILURE_TTL_S, TRAIN, TRAIN_JOB, TRAIN_RESULT_TTL_S, get_queue
+
+LOCK = "sentibot:train:lock"
+CANCEL = "sentibot:train:cancel:{job_id}"
+_ENDED = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.STOPPED}
+
+
+def fetch_job(connection: redis.Redis, job_id: str) -> Job:
+    """The job with that id; raises NotFound."""
+    try:
+        return Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
+    except NoSuchJobError:
+        raise NotFound(f"No job {job_id}.") from None
+
+
+def running(connection: redis.Redis) -> dict | None:
+    """The lock record of the training in progress (with its live progress), or None.
+
+    A lock whose job has ended or vanished (a killed worker) is stale and is cleared here.
+    """
+    raw = connection.get(LOCK)
+    if raw is None:
+        return None
+    record = json.loads(raw)
+    try:
+        job = fetch_job(connection, record["job_id"])
+    except NotFound:
+        job = None
+    if job is None or job.get_status(refresh=True) in _ENDED:
+        connection.delete(LOCK)
+        return None
+    return {**record, "status": job.get_status(), "progress": job.get_meta(refresh=True)}
+
+
+def start(
+    connection: redis.Redis,
+    arch: str,
+    epochs: int,
+    batch_size: int,
+    requested_by: str,
+    chat_id: int | None = None,
+    timeout_s: int = 3600,
+) -> str:
+    """Take the lock and enqueue a training; raises TrainingBusy naming who holds the lock."""
+    job_id = f"train-{uuid.uuid4().hex[:12]}"
+    record = {
+        "job_id": job_id,
+        "requested_by": requested_by,
+        "chat_id": chat_id,
+        "started_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "arch": arch,
+        "epochs": epochs,
+        "batch_size": batch_size,
+    }
+    for _ in range(2):  # second try after clearing a stale lock
+        if connection.set(LOCK, json.dumps(record), nx=True, ex=timeout_s + 600):
+            break
+        holder = running(connection)
+        if holder is not None:
+            raise TrainingBusy(
+                f"A training is already running: started by {holder['requested_by']} at {holder['started_at']}"
+                f" ({describe_progress(holder)}).",
+                holder,
+            )
+    else:
+        raise TrainingBusy("A training is already starting; try again in a moment.", {})
+    get_queue(connection, TRAIN).enqueue(
+        TRAIN_JOB,
+        kwargs={"arch": arch, "epochs": epochs, "batch_size": batch_size, "requested_by": requested_by,
+                "chat_id": chat_id},
+        job_id=job_id,
+        job_timeout=timeout_s,
+        result_ttl=TRAIN_RESULT_TTL_S,
+        failure_ttl=FAILURE_TTL_S,
+        description=f"train {arch} for {epochs} epochs (by {requested_by})",
+    )
+    return job_id
+
+
+def describe_progress(holder: dict) -> str:
+    """'epoch 2/5' or the stage, for people."""
+    progress = holder.get("progress") or {}
+    done = progress.get("epochs", [])
+    if done:
+        return f"epoch {len(done)}/{holder.get('epochs', '?')} done"
+    return progress.get("stage") or ("waiting for a training worker" if holder.get("status") == "queued" else "starting")
+
+
+def request_cancel(connection: redis.Redis, job_id: str | None = None) -> dict:
+    """Ask the running (or queued) training to stop; returns its lock record."""
+    holder = running(connection)
+    if holder is None or (job_id and holder["job_id"] != job_id):
+        raise NotFound("No training is running.")
+    job = fetch_job(connection, holder["job_id"])
+    if job.get_status() == JobStatus.QUEUED:
+        job.cancel()  # never started: drop it from the queue
+        connection.delete(LOCK)
+    else:
+        connection.set(CANCEL.format(job_id=holder["job_id"]), 1, ex=24 * 3600)
+    return holder
+
+
+def cancel_requested(connection: redis.Redis, job_id: str) -> bool:
+    """True once someone asked this training to stop."""
+    return bool(connection.exists(CANCEL.format(job_id=job_id)))
+
+
+def release(connection: redis.Redis, job_id: str) -> None:
+    """Free the lock if this job holds it (the job calls this when it ends, however it ends)."""
+    raw = connection.get(LOCK)
+    if raw is not None and json.loads(raw).get("job_id") == job_id:
+        connection.delete(LOCK)
+    connection.delete(CANCEL.format(job_id=job_id))
