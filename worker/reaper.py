@@ -25,7 +25,7 @@ ALIVE = "sentibot:alive:{name}"
 BEATING = "sentibot:workers"  # names of workers that send heartbeats (others are never reaped)
 INFLIGHT = "sentibot:inflight:{name}"  # reviews claimed by a worker for its current batch
 HEARTBEAT_S = 1.0
-ALIVE_TTL_S = 4  # a worker silent this long is dead
+ALIVE_TTL_S = 6  # a worker silent this long is dead (C code holding the GIL can delay a beat)
 
 
 def beat(connection: redis.Redis, name: str) -> None:

@@ -49,6 +49,8 @@ def run(settings: Settings, queues: list[str], name: str | None = None, burst: b
             connection.ping()
             if SCORE in queues:
                 warm_up(connection)
+            if TRAIN in queues:
+                import model.train  # noqa: F401 - import TensorFlow now: its C init holds the GIL for seconds
             worker = build_worker(connection, queues, name)
             heartbeat = Heartbeat(connection, worker.name)
             heartbeat.start()
