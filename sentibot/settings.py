@@ -11,8 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sentibot.errors import SentibotError
 
-class SettingsError(ValueError):
+
+class SettingsError(SentibotError, ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
 

@@ -41,3 +41,10 @@ def test_unknown_architecture_lists_the_known_ones():
     """A typo gets the list of valid names."""
     with pytest.raises(UnknownArchitecture, match="tutorial"):
         architectures.build("transformer-xl")
+
+
+def test_names_known_to_the_bot_match_the_registry():
+    """The TensorFlow-free list the bot validates against is the registry's list."""
+    from model.names import ARCHITECTURE_NAMES
+
+    assert sorted(ARCHITECTURE_NAMES) == sorted(architectures.ARCHITECTURES)

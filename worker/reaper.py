@@ -103,3 +103,10 @@ class Heartbeat(threading.Thread):
             self.connection.srem(BEATING, self.worker_name)
         except redis.exceptions.RedisError:
             pass
+
+
+def alive_workers(connection: redis.Redis) -> list[str]:
+    """Names of the workers whose heartbeat is current."""
+    names = sorted(n.decode() for n in connection.smembers(BEATING))
+    return [n for n, alive in zip(names, connection.mget([ALIVE.format(name=n) for n in names]) if names else [],
+                                  strict=True) if alive]

@@ -1,0 +1,84 @@
+"""Builds the Telegram Application: handlers in routing order, the error layer, start-up hooks."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot import handlers, replies
+from bot.errors import on_error
+from bot.ratelimit import RateLimiter
+from sentibot.settings import Settings, SettingsError
+from worker.connection import connect
+
+
+class RedactToken(logging.Filter):
+    """Replaces the bot token wherever it would appear in a log line (httpx logs request URLs)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.token:
+            message = record.getMessage()
+            if self.token in message:
+                record.msg = message.replace(self.token, "<token>")
+                record.args = None
+        return True
+
+
+def install_redaction(token: str) -> None:
+    """Attach the token filter to every root handler."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactToken(token))
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+async def post_init(application: Application) -> None:
+    """Registers the command menu with Telegram."""
+    await application.bot.set_my_commands([BotCommand(name, text) for name, text in replies.COMMANDS])
+
+
+def build_application(settings: Settings) -> Application:
+    """The bot, ready for run_polling()."""
+    if not settings.telegram_token:
+        raise SettingsError("TELEGRAM_TOKEN is not set: get a token from @BotFather and put it in .env.")
+    application = (
+        Application.builder()
+        .token(settings.telegram_token)
+        .base_url(settings.telegram_api_url)
+        .base_file_url(settings.telegram_file_url)
+        .concurrent_updates(True)
+        .post_init(post_init)
+        .build()
+    )
+    application.bot_data["deps"] = handlers.Deps(
+        settings=settings, connection=connect(settings.redis_url), limiter=RateLimiter(settings.rate_limit_per_minute)
+    )
+    application.add_handler(CommandHandler("start", handlers.start))
+    application.add_handler(CommandHandler("help", handlers.help_command))
+    application.add_handler(CommandHandler("model", handlers.model_command))
+    application.add_handler(CommandHandler("status", handlers.status_command))
+    application.add_handler(CommandHandler("retrain", handlers.retrain))
+    application.add_handler(CommandHandler("cancel", handlers.cancel))
+    application.add_handler(CallbackQueryHandler(handlers.cancel_answer, pattern=r"^cancel:"))
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, handlers.score_review))
+    application.add_handler(MessageHandler(filters.COMMAND, handlers.unknown_command))
+    application.add_handler(MessageHandler(filters.ALL, handlers.not_text))
+    application.add_error_handler(on_error)
+    return application
+
+
+def run(settings: Settings) -> None:
+    """Poll Telegram until stopped."""
+    install_redaction(settings.telegram_token)
+    build_application(settings).run_polling(allowed_updates=Update.ALL_TYPES)

@@ -1,0 +1,238 @@
+"""One async function per thing a person can do; blocking Redis/RQ calls run in threads.
+
+Each handler reads ``update.effective_message`` and answers with a sentence from bot/replies.py.
+Errors from the queue side (Redis down, timeout, job failed) are SentibotErrors: their message
+is the reply, so nobody ever gets silence or a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import redis
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatAction, ChatType
+from telegram.ext import ContextTypes
+
+from bot import replies
+from bot.errors import sentence_for
+from bot.ratelimit import RateLimiter
+from bot.retrain_args import BadRetrainArguments, parse_retrain_args
+from model.encoding import tokenize
+from sentibot.errors import SentibotError
+from sentibot.settings import Settings
+from worker import service, training
+from worker.client import submit_review, wait_result
+from worker.errors import NotFound, TrainingBusy
+
+log = logging.getLogger(__name__)
+WATCH_INTERVAL_S = 1.0  # how often a running training is checked for new epochs
+
+
+@dataclass
+class Deps:
+    """What the handlers need, built once in app.py and kept in bot_data."""
+
+    settings: Settings
+    connection: redis.Redis
+    limiter: RateLimiter
+
+
+def deps(context: ContextTypes.DEFAULT_TYPE) -> Deps:
+    """The shared dependencies."""
+    return context.bot_data["deps"]
+
+
+def is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Whether the sender may retrain and cancel."""
+    user = update.effective_user
+    return user is not None and user.id in deps(context).settings.admin_ids
+
+
+def addressed_text(message: Message, bot_username: str, bot_id: int) -> str | None:
+    """The review in a message, or None when a group message is not meant for the bot."""
+    text = message.text or ""
+    if message.chat.type == ChatType.PRIVATE:
+        return text
+    mention = f"@{bot_username}"
+    if mention.lower() in text.lower():
+        start = text.lower().index(mention.lower())
+        return (text[:start] + text[start + len(mention):]).strip()
+    replied = message.reply_to_message
+    if replied is not None and replied.from_user is not None and replied.from_user.id == bot_id:
+        return text
+    return None
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Greets the user and explains what the bot does."""
+    await update.effective_message.reply_text("Hi! " + replies.HELP)
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Lists what the bot does and its commands."""
+    await update.effective_message.reply_text(replies.HELP)
+
+
+async def score_review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Replies with the verdict for a review, or says why it cannot."""
+    message = update.effective_message
+    text = addressed_text(message, context.bot.username, context.bot.id)
+    if text is None:
+        return  # group chatter not meant for the bot
+    d = deps(context)
+    user_id = update.effective_user.id if update.effective_user else 0
+    if not d.limiter.allow(user_id):
+        await message.reply_text(
+            f"Slow down a little: at most {d.settings.rate_limit_per_minute} reviews a minute. "
+            f"Try again in {d.limiter.retry_after(user_id)} s."
+        )
+        return
+    if len(text) > replies.MAX_CHARS:
+        await message.reply_text(f"That is too long for me: please send at most {replies.MAX_CHARS:,} characters.")
+        return
+    if not tokenize(text):
+        await message.reply_text(replies.NO_WORDS)
+        return
+    await message.reply_chat_action(ChatAction.TYPING)
+    try:
+        job = await asyncio.to_thread(submit_review, d.connection, text, message.chat_id, user_id)
+        result = await asyncio.to_thread(wait_result, job, d.settings.score_timeout_s)
+    except SentibotError as exc:
+        await message.reply_text(f"I couldn't score that: {sentence_for(exc)}")
+        return
+    await message.reply_text(replies.verdict(result))
+
+
+async def model_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Shows the live model's version, architecture, accuracy and date."""
+    meta = await asyncio.to_thread(service.live_model, deps(context).connection)
+    await update.effective_message.reply_text(replies.model_info(meta))
+
+
+async def status_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Shows queue lengths, live workers and training progress."""
+    figures = await asyncio.to_thread(service.service_status, deps(context).connection)
+    await update.effective_message.reply_text(replies.status(*figures))
+
+
+async def retrain(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Admins: starts a training job and keeps one progress message up to date."""
+    message = update.effective_message
+    if not is_admin(update, context):
+        await message.reply_text("Sorry, only the bot's admins can retrain the model.")
+        return
+    d = deps(context)
+    try:
+        request = parse_retrain_args(context.args or [], d.settings.default_arch)
+    except BadRetrainArguments as exc:
+        await message.reply_text(str(exc))
+        return
+    user = update.effective_user
+    who = f"{user.full_name} (id {user.id})"
+    try:
+        job_id = await asyncio.to_thread(
+            training.start, d.connection, request.arch, request.epochs, request.batch_size, who, message.chat_id,
+            d.settings.train_timeout_s,
+        )
+    except TrainingBusy as exc:
+        await message.reply_text(str(exc) + " Use /cancel to stop it.")
+        return
+    await message.reply_text(
+        f"Training queued as {job_id}: {request.arch}, {request.epochs} epochs, batch {request.batch_size}."
+    )
+    progress = await message.reply_text(replies.progress(job_id, [], request.epochs, "waiting for a worker"))
+    context.job_queue.run_repeating(
+        watch_training,
+        interval=WATCH_INTERVAL_S,
+        first=WATCH_INTERVAL_S,
+        name=job_id,
+        chat_id=message.chat_id,
+        data={"job_id": job_id, "message_id": progress.message_id, "epochs": request.epochs, "shown": ""},
+    )
+
+
+async def watch_training(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Edits the progress message after each epoch; reports the end with the table and chart."""
+    job = context.job
+    data = job.data
+    try:
+        state = await asyncio.to_thread(service.training_state, deps(context).connection, data["job_id"])
+    except SentibotError:
+        return  # Redis briefly away: try again on the next tick
+    meta = state.get("meta") or {}
+    text = replies.progress(data["job_id"], meta.get("epochs", []), data["epochs"], meta.get("stage", ""))
+    if text != data["shown"]:
+        data["shown"] = text
+        await context.bot.edit_message_text(text, chat_id=job.chat_id, message_id=data["message_id"])
+    if state["state"] == "running":
+        return
+    job.schedule_removal()
+    if state["state"] == "finished":
+        await context.bot.send_message(job.chat_id, replies.training_done(state["result"]))
+        if state["chart"]:
+            await context.bot.send_photo(job.chat_id, photo=state["chart"], caption="Accuracy and loss per epoch")
+    elif state["state"] == "failed":
+        await context.bot.send_message(job.chat_id, f"Training {data['job_id']} failed: {state['reason']}")
+    else:
+        await context.bot.send_message(job.chat_id, f"Training {data['job_id']} was cancelled before it started.")
+
+
+async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Admins: asks to confirm stopping the running training."""
+    message = update.effective_message
+    if not is_admin(update, context):
+        await message.reply_text("Sorry, only the bot's admins can cancel a training.")
+        return
+    running = await asyncio.to_thread(training.running, deps(context).connection)
+    if running is None:
+        await message.reply_text("No training is running.")
+        return
+    job_id = running["job_id"]
+    buttons = InlineKeyboardMarkup(
+        [[InlineKeyboardButton("Yes, stop it", callback_data=f"cancel:{job_id}:yes"),
+          InlineKeyboardButton("No, keep going", callback_data=f"cancel:{job_id}:no")]]
+    )
+    await message.reply_text(
+        f"Stop training {job_id} by {running['requested_by']} ({training.describe_progress(running)})?",
+        reply_markup=buttons,
+    )
+
+
+async def cancel_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Handles the Yes/No buttons under a /cancel question."""
+    query = update.callback_query
+    await query.answer()
+    if not is_admin(update, context):
+        await query.edit_message_text("Only the bot's admins can cancel a training.")
+        return
+    _, job_id, choice = (query.data or "::").split(":", 2)
+    if choice != "yes":
+        await query.edit_message_text("OK, the training goes on.")
+        return
+    try:
+        await asyncio.to_thread(training.request_cancel, deps(context).connection, job_id)
+    except NotFound:
+        await query.edit_message_text("That training is no longer running.")
+        return
+    await query.edit_message_text(f"Cancelling {job_id}: it stops after the current batch.")
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Points unknown commands to /help."""
+    command = (update.effective_message.text or "").split()[0]
+    await update.effective_message.reply_text(f"I don't know {command}. Send /help to see what I can do.")
+
+
+async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Explains that only text is scored (photos, stickers, voice, locations...)."""
+    message = update.effective_message
+    if message is None:
+        return
+    if message.chat.type != ChatType.PRIVATE:
+        replied = message.reply_to_message
+        if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
+            return
+    await message.reply_text(replies.NOT_TEXT)

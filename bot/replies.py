@@ -1,0 +1,101 @@
+"""Every text the bot (and the terminal chat) shows: pure functions from results to words."""
+
+from __future__ import annotations
+
+HELP = (
+    "I tell you whether a movie review is positive or negative.\n\n"
+    "Just send me a review as a text message, e.g. \"A touching story with superb acting.\"\n\n"
+    "Commands:\n"
+    "/help – this message\n"
+    "/model – the live model: version, architecture, test accuracy, training date\n"
+    "/status – queues, workers and any training in progress\n"
+    "/retrain [epochs=N] [batch_size=N] [arch=NAME] – train a new model (admins)\n"
+    "/cancel – stop the running training (admins)"
+)
+COMMANDS = [
+    ("help", "How to use the bot"),
+    ("model", "The live model"),
+    ("status", "Queues, workers, training"),
+    ("retrain", "Train a new model (admins)"),
+    ("cancel", "Stop the running training (admins)"),
+]
+NOT_TEXT = "I can only score text. Send me the review as a text message."
+NO_WORDS = "There are no words in that message for me to judge. Send me a review in words."
+MAX_CHARS = 20_000  # longer messages are refused before queueing (Telegram itself caps at 4,096)
+BAR_WIDTH = 20
+
+
+def verdict(result: dict) -> str:
+    """'Positive (94%)' plus what the reader should know about how it was read."""
+    label = result["label"]
+    confidence = result["score"] if label == "positive" else 1 - result["score"]
+    lines = [f"{label.capitalize()} ({confidence:.0%})"]
+    if result.get("known") == 0:
+        lines.append("None of those words are in my vocabulary, so this is a guess.")
+    if result.get("truncated"):
+        lines.append("Your review is long: I read its last 500 words, as in training.")
+    return "\n".join(lines)
+
+
+def bar(done: int, total: int) -> str:
+    """A text progress bar: ▓▓▓░░░."""
+    filled = round(BAR_WIDTH * done / total) if total else 0
+    return "▓" * filled + "░" * (BAR_WIDTH - filled)
+
+
+def epoch_line(e: dict) -> str:
+    """One epoch's figures."""
+    return (
+        f"{e['epoch']:>2}  acc {e['accuracy']:.4f}  val_acc {e['val_accuracy']:.4f}  "
+        f"loss {e['loss']:.4f}  val_loss {e['val_loss']:.4f}  {e['seconds']:.1f}s"
+    )
+
+
+def progress(job_id: str, epochs: list[dict], total: int, stage: str = "") -> str:
+    """The one progress message, edited after every epoch."""
+    head = f"Training {job_id}\n{bar(len(epochs), total)} epoch {len(epochs)}/{total}"
+    if stage and not epochs:
+        head += f" – {stage}"
+    return "\n".join([head, *[epoch_line(e) for e in epochs]])
+
+
+def training_done(result: dict) -> str:
+    """The final report: the epoch table, test accuracy and whether the model went live."""
+    status = result.get("status")
+    lines = [epoch_line(e) for e in result.get("epochs", [])]
+    if status == "cancelled":
+        return "\n".join(["Training cancelled: " + result.get("reason", ""), *lines])
+    accuracy = result.get("test_accuracy")
+    head = f"Training finished: test accuracy {accuracy:.2%} ({result.get('arch')}, {result.get('version')})"
+    outcome = (
+        "The new model is live." if status == "promoted" else "The new model was stored but NOT put live"
+    )
+    return "\n".join([head, *lines, f"{outcome}: {result.get('reason', '')}"])
+
+
+def model_info(meta: dict | None) -> str:
+    """/model's answer."""
+    if not meta:
+        return "No model is live yet. An admin can train one with /retrain."
+    accuracy = meta.get("test_accuracy")
+    acc = f"{accuracy:.2%}" if accuracy is not None else "unknown"
+    return (
+        f"Live model {meta['version']}\narchitecture: {meta.get('arch')} ({meta.get('params') or 0:,} parameters)\n"
+        f"test accuracy: {acc}\ntrained: {meta.get('created_at')}"
+    )
+
+
+def status(score_waiting: int, train_waiting: int, workers: int, training: dict | None) -> str:
+    """/status's answer."""
+    from worker.training import describe_progress
+
+    lines = [
+        f"Reviews waiting: {score_waiting}",
+        f"Trainings waiting: {train_waiting}",
+        f"Workers alive: {workers}",
+    ]
+    if training:
+        lines.append(f"Training {training['job_id']} by {training['requested_by']}: {describe_progress(training)}")
+    else:
+        lines.append("No training in progress.")
+    return "\n".join(lines)

@@ -1,0 +1,292 @@
+"""A local Telegram Bot API stand-in: the bot under test talks HTTP to it as to api.telegram.org.
+
+It implements what sentibot uses (getMe, deleteWebhook, getUpdates with long polling and offsets,
+sendMessage, editMessageText, sendPhoto, sendDocument, answerCallbackQuery, setMyCommands,
+sendChatAction) in Telegram's response format, and gives tests a Python API to play a user:
+``send_text``, ``send_photo``, ``press_button``, and ``wait_for`` on what the bot sent.
+Run it by hand too: ``python -m tests.telegram_standin --port 8081`` then type messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT = {"id": 999000, "is_bot": True, "first_name": "Sentibot", "username": "sentibot_test_bot",
+       "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
+
+
+@dataclass
+class Sent:
+    """One call the bot made."""
+
+    method: str
+    params: dict[str, Any]
+    files: dict[str, bytes] = field(default_factory=dict)
+    message_id: int | None = None
+
+
+class TelegramStandIn:
+    """The fake API server plus the test-side controls, running in a background thread."""
+
+    def __init__(self, token: str = "123456:TEST-token", port: int = 0) -> None:
+        self.token = token
+        self.port = port
+        self.updates: list[dict] = []
+        self.sent: list[Sent] = []
+        self.messages: dict[tuple[int, int], dict] = {}
+        self._ids = itertools.count(1)
+        self._update_ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._ready = threading.Event()
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        """What TELEGRAM_API_URL should be for a bot talking to this stand-in."""
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    def start(self) -> TelegramStandIn:
+        threading.Thread(target=self._serve, daemon=True, name="telegram-standin").start()
+        if not self._ready.wait(10):
+            raise RuntimeError("stand-in did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop and self._runner:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+
+    def _serve(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        app = web.Application(client_max_size=50 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(app)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        self._loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]
+        self._ready.set()
+        self._loop.run_forever()
+
+    # --- the Bot API ----------------------------------------------------------------------
+
+    async def _params(self, request: web.Request) -> tuple[dict, dict[str, bytes]]:
+        params: dict[str, Any] = {}
+        files: dict[str, bytes] = {}
+        if request.content_type == "application/json":
+            params = await request.json()
+        elif request.content_type.startswith("multipart/"):
+            reader = await request.multipart()
+            async for part in reader:
+                if part.filename:
+                    files[part.name] = bytes(await part.read())
+                else:
+                    params[part.name] = await part.text()
+        elif request.can_read_body:
+            params = dict(await request.post())
+        for key, value in list(params.items()):
+            if isinstance(value, str) and value[:1] in "[{":
+                try:
+                    params[key] = json.loads(value)
+                except ValueError:
+                    pass
+        return params, files
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        method = request.match_info["method"]
+        params, files = await self._params(request)
+        handler = getattr(self, f"api_{method}", None)
+        if handler is None:
+            return web.json_response({"ok": False, "error_code": 404, "description": "Not Found: method not found"},
+                                     status=404)
+        result = await handler(params, files) if asyncio.iscoroutinefunction(handler) else handler(params, files)
+        return web.json_response({"ok": True, "result": result})
+
+    def api_getMe(self, params, files):
+        return BOT
+
+    def api_deleteWebhook(self, params, files):
+        return True
+
+    def api_setMyCommands(self, params, files):
+        self._record("setMyCommands", params)
+        return True
+
+    def api_sendChatAction(self, params, files):
+        self._record("sendChatAction", params)
+        return True
+
+    def api_answerCallbackQuery(self, params, files):
+        self._record("answerCallbackQuery", params)
+        return True
+
+    async def api_getUpdates(self, params, files):
+        offset = int(params.get("offset") or 0)
+        deadline = time.monotonic() + float(params.get("timeout") or 0)
+        while True:
+            with self._lock:
+                self.updates = [u for u in self.updates if u["update_id"] >= offset]
+                pending = list(self.updates)
+            if pending or time.monotonic() >= deadline:
+                return pending[: int(params.get("limit") or 100)]
+            await asyncio.sleep(0.02)
+
+    def _bot_message(self, params: dict, **content) -> dict:
+        chat_id = int(params["chat_id"])
+        message = {"message_id": next(self._ids), "date": int(time.time()), "from": BOT,
+                   "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"}, **content}
+        if "reply_markup" in params:
+            message["reply_markup"] = params["reply_markup"]
+        self.messages[(chat_id, message["message_id"])] = message
+        return message
+
+    def api_sendMessage(self, params, files):
+        message = self._bot_message(params, text=params["text"])
+        self._record("sendMessage", params, message_id=message["message_id"])
+        return message
+
+    def api_editMessageText(self, params, files):
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        message = {**self.messages[key], "text": params["text"], "edit_date": int(time.time())}
+        self.messages[key] = message
+        self._record("editMessageText", params, message_id=key[1])
+        return message
+
+    def api_sendPhoto(self, params, files):
+        photo = [{"file_id": f"photo{len(self.sent)}", "file_unique_id": f"u{len(self.sent)}", "width": 1000,
+                  "height": 400, "file_size": len(files.get("photo", b""))}]
+        message = self._bot_message(params, photo=photo, caption=params.get("caption"))
+        self._record("sendPhoto", params, files, message["message_id"])
+        return message
+
+    def api_sendDocument(self, params, files):
+        document = {"file_id": f"doc{len(self.sent)}", "file_unique_id": f"d{len(self.sent)}"}
+        message = self._bot_message(params, document=document, caption=params.get("caption"))
+        self._record("sendDocument", params, files, message["message_id"])
+        return message
+
+    def _record(self, method: str, params: dict, files: dict | None = None, message_id: int | None = None) -> None:
+        with self._lock:
+            self.sent.append(Sent(method, params, files or {}, message_id))
+
+    # --- the test side: play a user -------------------------------------------------------
+
+    def _push(self, update: dict) -> dict:
+        with self._lock:
+            update["update_id"] = next(self._update_ids)
+            self.updates.append(update)
+        return update
+
+    @staticmethod
+    def _user(user_id: int) -> dict:
+        return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
+
+    def _message(self, user_id: int, chat_id: int | None, **content) -> dict:
+        chat_id = chat_id if chat_id is not None else user_id
+        chat = {"id": chat_id, "type": "private" if chat_id > 0 else "group"}
+        if chat_id < 0:
+            chat["title"] = "Movie club"
+        return {"message_id": next(self._ids), "date": int(time.time()), "from": self._user(user_id),
+                "chat": chat, **content}
+
+    def send_text(self, user_id: int, text: str, chat_id: int | None = None, reply_to: dict | None = None) -> dict:
+        """A user sends a text message (a command if it starts with /)."""
+        content: dict[str, Any] = {"text": text}
+        if text.startswith("/"):
+            content["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        if reply_to is not None:
+            content["reply_to_message"] = reply_to
+        return self._push({"message": self._message(user_id, chat_id, **content)})
+
+    def send_photo(self, user_id: int, chat_id: int | None = None) -> dict:
+        """A user sends a photo."""
+        photo = [{"file_id": "p1", "file_unique_id": "p1u", "width": 10, "height": 10}]
+        return self._push({"message": self._message(user_id, chat_id, photo=photo)})
+
+    def send_sticker(self, user_id: int) -> dict:
+        """A user sends a sticker."""
+        sticker = {"file_id": "s1", "file_unique_id": "s1u", "width": 10, "height": 10, "is_animated": False,
+                   "is_video": False, "type": "regular"}
+        return self._push({"message": self._message(user_id, None, sticker=sticker)})
+
+    def press_button(self, user_id: int, message_id: int, data: str) -> dict:
+        """A user presses an inline button under one of the bot's messages."""
+        message = self.messages[(user_id, message_id)]
+        return self._push({"callback_query": {"id": str(next(self._ids)), "from": self._user(user_id),
+                                              "chat_instance": "ci", "data": data, "message": message}})
+
+    def calls(self, chat_id: int | None = None, method: str | None = None) -> list[Sent]:
+        """What the bot sent, optionally to one chat and of one kind."""
+        with self._lock:
+            return [s for s in self.sent if (method is None or s.method == method)
+                    and (chat_id is None or int(s.params.get("chat_id", 0)) == chat_id)]
+
+    def texts(self, chat_id: int) -> list[str]:
+        """Texts of messages and edits sent to a chat, in order."""
+        return [s.params["text"] for s in self.calls(chat_id) if s.method in ("sendMessage", "editMessageText")]
+
+    def wait_for(self, predicate, timeout: float = 15.0):
+        """Poll until predicate(self) is truthy; return its value."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate(self)
+            if value:
+                return value
+            time.sleep(0.05)
+        raise AssertionError(f"the bot did not do that within {timeout} s; it sent: {[s.method for s in self.sent]} "
+                             f"{[s.params.get('text') for s in self.sent][-5:]}")
+
+    def wait_text(self, chat_id: int, needle: str, timeout: float = 15.0) -> str:
+        """Wait until a message or edit to chat_id contains needle; return that text."""
+        return self.wait_for(lambda s: next((t for t in s.texts(chat_id) if needle in t), None), timeout)
+
+
+def main() -> None:
+    """Run the stand-in by hand and type messages as user 1 (who can be made admin with ADMIN_IDS=1)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--token", default="123456:TEST-token")
+    args = parser.parse_args()
+    standin = TelegramStandIn(args.token, args.port).start()
+    print(f"TELEGRAM_API_URL={standin.api_url} TELEGRAM_TOKEN={args.token} ADMIN_IDS=1 sentibot bot")
+    print("Type a message as user 1 (Ctrl-D to quit).")
+    seen = 0
+    try:
+        while True:
+            line = input("you> ")
+            standin.send_text(1, line)
+            time.sleep(0.5)
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                calls = standin.calls(1)
+                for call in calls[seen:]:
+                    if call.method in ("sendMessage", "editMessageText"):
+                        print(f"bot> {call.params['text']}")
+                    elif call.method == "sendPhoto":
+                        print(f"bot> [photo, {len(call.files.get('photo', b''))} bytes]")
+                seen = len(calls)
+                if calls and calls[-1].method == "sendMessage" and "Training" not in calls[-1].params["text"]:
+                    break
+                time.sleep(0.2)
+    except (EOFError, KeyboardInterrupt):
+        pass
+    standin.stop()
+
+
+if __name__ == "__main__":
+    main()

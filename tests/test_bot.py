@@ -1,0 +1,218 @@
+"""The Telegram bot end to end: real Application in polling mode against the local Bot API stand-in,
+a real redis-server and a real worker process."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import RedisServer, stop_process, wait_for
+from tests.telegram_standin import TelegramStandIn
+
+ADMIN = 42
+USER = 7
+TOKEN = "123456:SECRET-test-token"
+
+
+@pytest.fixture(scope="module")
+def standin():
+    """The Bot API stand-in on a free port."""
+    server = TelegramStandIn(token=TOKEN).start()
+    yield server
+    server.stop()
+
+
+def bot_env(home, redis_url: str, standin: TelegramStandIn, **extra: str) -> dict:
+    """Environment for a real `sentibot bot` process."""
+    return {**os.environ, "TELEGRAM_TOKEN": TOKEN, "TELEGRAM_API_URL": standin.api_url, "REDIS_URL": redis_url,
+            "ADMIN_IDS": str(ADMIN), "SENTIBOT_HOME": str(home), "LOG_LEVEL": "INFO", "SCORE_TIMEOUT": "6",
+            "PROMOTE_MIN_ACCURACY": "0.5", **extra}
+
+
+def start_bot(env: dict, log_path) -> subprocess.Popen:
+    """`sentibot bot` as a child process, logging to a file."""
+    return subprocess.Popen([sys.executable, "-m", "sentibot.cli", "bot"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=open(log_path, "w"))  # noqa: SIM115
+
+
+@pytest.fixture(scope="module")
+def stack(standin, redis_server, imdb_dir, tmp_path_factory):
+    """A bot process and a worker process (score + train) on the session's redis."""
+    home = tmp_path_factory.mktemp("bot-home")
+    env = bot_env(home, redis_server.url, standin, IMDB_DATA=str(imdb_dir))
+    worker = subprocess.Popen([sys.executable, "-m", "sentibot.cli", "worker", "--queues", "score,train",
+                               "--name", "bot-test-worker"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    bot = start_bot(env, home / "bot.log")
+    try:
+        standin.wait_for(lambda s: s.calls(method="setMyCommands"), timeout=30)
+        yield {"home": home, "bot": bot, "worker": worker}
+    finally:
+        stop_process(bot)
+        stop_process(worker)
+
+
+@pytest.fixture
+def empty(stack, connection):
+    """The stack on a flushed Redis (no model yet), once the worker's heartbeat is back."""
+    wait_for(lambda: connection.exists("sentibot:alive:bot-test-worker"), 60)
+    return stack
+
+
+@pytest.fixture
+def ready(empty, live_model):
+    """The stack with a live model."""
+    return empty
+
+
+def test_start_registers_the_command_menu(stack, standin):
+    """setMyCommands lists the commands at start-up."""
+    commands = standin.calls(method="setMyCommands")[0].params["commands"]
+    assert {c["command"] for c in commands} >= {"help", "model", "status", "retrain", "cancel"}
+
+
+def test_a_review_gets_its_verdict(ready, standin):
+    """Any text is scored through the queue and answered with the verdict and confidence."""
+    standin.send_text(101, "A superb, touching masterpiece. Loved it!")
+    reply = standin.wait_text(101, "%)")
+    assert reply.startswith("Positive (")
+    standin.send_text(101, "awful boring mess, worst film, a waste")
+    assert standin.wait_text(101, "Negative (")
+
+
+def test_help_and_start_explain_the_bot(stack, standin):
+    """/start and /help describe what the bot does and list the commands."""
+    standin.send_text(102, "/start")
+    assert "/retrain" in standin.wait_text(102, "movie review")
+    standin.send_text(103, "/help")
+    assert "/model" in standin.wait_text(103, "Commands")
+
+
+def test_unknown_commands_non_text_and_wordless_messages_get_clear_replies(stack, standin):
+    """Unknown command → hint to /help; photo or sticker → text only; punctuation → no words."""
+    standin.send_text(104, "/frobnicate now")
+    assert "/help" in standin.wait_text(104, "I don't know /frobnicate")
+    standin.send_photo(105)
+    standin.wait_text(105, "only score text")
+    standin.send_sticker(106)
+    standin.wait_text(106, "only score text")
+    standin.send_text(107, "?!?! ... 😀")
+    standin.wait_text(107, "no words")
+
+
+def test_model_and_status(ready, standin, live_model):
+    """/model shows the live version and accuracy; /status shows queues and live workers."""
+    standin.send_text(108, "/model")
+    assert "test accuracy" in standin.wait_text(108, live_model["version"])
+    standin.send_text(109, "/status")
+    assert "Workers alive: 1" in standin.wait_text(109, "Reviews waiting")
+
+
+def test_non_admin_cannot_retrain_and_nothing_is_queued(stack, standin, connection):
+    """A refusal, and the train queue stays empty."""
+    standin.send_text(USER, "/retrain epochs=1")
+    standin.wait_text(USER, "only the bot's admins can retrain")
+    assert connection.llen("rq:queue:train") == 0 and not connection.exists("sentibot:train:lock")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [("epochs=lots", "whole number"), ("epochs=0", "between 1 and 50"), ("arch=gpt", "Unknown architecture"),
+     ("speed=9", "Unknown setting"), ("epochs", "key=value")],
+)
+def test_bad_retrain_arguments_are_explained(stack, standin, connection, args, message):
+    """Each malformed argument gets a specific message and nothing is queued."""
+    before = len(standin.texts(ADMIN))
+    standin.send_text(ADMIN, f"/retrain {args}")
+    standin.wait_for(lambda s: any(message in t for t in s.texts(ADMIN)[before:]))
+    assert connection.llen("rq:queue:train") == 0
+
+
+def test_admin_retrain_reports_epochs_accuracy_and_chart(empty, standin, connection):
+    """Job id at once, one progress message edited per epoch, then the table, accuracy and a PNG chart."""
+    import matplotlib.image
+
+    before = len(standin.calls(ADMIN))
+    standin.send_text(ADMIN, "/retrain epochs=2 batch_size=32")
+    standin.wait_text(ADMIN, "Training queued as train-")
+    final = standin.wait_text(ADMIN, "Training finished: test accuracy", timeout=90)
+    assert "The new model is live" in final and " 2  acc" in final  # first model: only the threshold applies
+    calls = standin.calls(ADMIN)[before:]
+    edits = [c for c in calls if c.method == "editMessageText"]
+    assert edits and len({c.params["message_id"] for c in edits}) == 1  # one message, kept up to date
+    last = edits[-1].params["text"]  # tiny epochs can finish between two polls: every epoch is still listed
+    assert "epoch 2/2" in last and " 1  acc" in last and " 2  acc" in last
+    photo = standin.wait_for(lambda s: s.calls(ADMIN, "sendPhoto")[-1:] if len(s.calls(ADMIN, "sendPhoto")) else None)
+    image = matplotlib.image.imread(io.BytesIO(photo[0].files["photo"]), format="png")
+    assert image.shape[1] > image.shape[0]
+
+
+def test_second_retrain_is_refused_and_cancel_asks_first(ready, standin, connection):
+    """While one runs: a second /retrain names who started it; /cancel asks Yes/No, Yes stops it."""
+    standin.send_text(ADMIN, "/retrain epochs=50 batch_size=8")
+    standin.wait_text(ADMIN, "Training queued as")
+    wait_for(lambda: connection.exists("sentibot:train:lock"), 10)
+    standin.send_text(ADMIN, "/retrain")
+    assert "User42" in standin.wait_text(ADMIN, "already running")
+    standin.send_text(ADMIN, "/cancel")
+    question = standin.wait_for(lambda s: [c for c in s.calls(ADMIN, "sendMessage") if "Stop training" in
+                                           c.params["text"]])[-1]
+    buttons = question.params["reply_markup"]["inline_keyboard"][0]
+    assert [b["text"] for b in buttons] == ["Yes, stop it", "No, keep going"]
+    standin.press_button(ADMIN, question.message_id, buttons[0]["callback_data"])
+    standin.wait_text(ADMIN, "Cancelling train-")
+    standin.wait_text(ADMIN, "Training cancelled", timeout=60)
+    assert standin.calls(method="answerCallbackQuery")
+
+
+def test_cancel_without_training_and_by_non_admin(stack, standin):
+    """Nothing to cancel is said; a non-admin is refused."""
+    standin.send_text(ADMIN, "/cancel")
+    standin.wait_text(ADMIN, "No training is running")
+    standin.send_text(USER, "/cancel")
+    standin.wait_text(USER, "only the bot's admins can cancel")
+
+
+def test_group_messages_are_scored_only_when_addressed(ready, standin):
+    """In a group, plain chatter is ignored; a mention is scored."""
+    standin.send_text(110, "what a superb film", chat_id=-500)
+    standin.send_text(110, "@sentibot_test_bot what a superb brilliant film", chat_id=-500)
+    reply = standin.wait_text(-500, "Positive")
+    time.sleep(0.5)
+    assert standin.texts(-500) == [reply]
+
+
+def test_the_token_never_appears_in_the_logs(stack):
+    """httpx logs every request URL; the token is redacted."""
+    log = (stack["home"] / "bot.log").read_text()
+    assert "getUpdates" in log or "HTTP Request" in log or "Application started" in log
+    assert TOKEN not in log
+
+
+def test_redis_down_still_gets_a_sentence(standin, imdb_dir, tmp_path):
+    """With Redis stopped mid-test the user is told so within 10 s, not left waiting."""
+    server = RedisServer().start()
+    bot = start_bot(bot_env(tmp_path, server.url, standin), tmp_path / "bot.log")
+    try:
+        standin.wait_for(lambda s: len(s.calls(method="setMyCommands")) >= 2, timeout=30)
+        server.stop()
+        sent_at = time.monotonic()
+        standin.send_text(111, "is anyone scoring this superb film?")
+        assert "not reachable" in standin.wait_text(111, "couldn't score", timeout=10)
+        assert time.monotonic() - sent_at < 10
+    finally:
+        stop_process(bot)
+        server.stop()
+
+
+def test_missing_token_is_one_sentence(tmp_path):
+    """`sentibot bot` without TELEGRAM_TOKEN names the variable and exits."""
+    env = {**os.environ, "TELEGRAM_TOKEN": "", "SENTIBOT_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "sentibot.cli", "bot"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode != 0 and "TELEGRAM_TOKEN" in done.stderr and "Traceback" not in done.stderr

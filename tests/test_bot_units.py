@@ -1,0 +1,78 @@
+"""The bot's pure parts: argument parsing, rate limiting, replies, settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import replies
+from bot.ratelimit import RateLimiter
+from bot.retrain_args import BadRetrainArguments, RetrainRequest, parse_retrain_args
+from sentibot.settings import Settings, SettingsError
+
+
+def test_retrain_defaults_are_the_tutorials():
+    """No arguments: 5 epochs, batch 128, the default architecture."""
+    assert parse_retrain_args([]) == RetrainRequest(epochs=5, batch_size=128, arch="tutorial")
+
+
+def test_retrain_arguments_are_parsed():
+    """key=value pairs in any order; dashes allowed for underscores."""
+    assert parse_retrain_args(["batch-size=64", "epochs=2", "arch=pooled"]) == RetrainRequest(2, 64, "pooled")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["epochs=x"], "whole number"), (["epochs=99"], "between"), (["arch=nope"], "Unknown architecture"),
+     (["colour=red"], "Unknown setting"), (["epochs"], "key=value"), (["epochs=2", "epochs=3"], "twice")],
+)
+def test_bad_retrain_arguments_name_the_problem(args, message):
+    """Every mistake is a specific sentence."""
+    with pytest.raises(BadRetrainArguments, match=message):
+        parse_retrain_args(args)
+
+
+def test_rate_limiter_allows_the_limit_per_window():
+    """The limit+1-th message within a minute is refused; a minute later it is fine again."""
+    limiter = RateLimiter(limit=3, window_s=60)
+    assert [limiter.allow(1, now=t) for t in (0, 1, 2, 3)] == [True, True, True, False]
+    assert limiter.allow(2, now=3)  # per user
+    assert limiter.retry_after(1, now=3) > 0
+    assert limiter.allow(1, now=61)
+    assert RateLimiter(limit=0).allow(1)
+
+
+def test_verdict_text():
+    """Confidence is of the chosen label; cut and unknown texts say so."""
+    assert replies.verdict({"label": "positive", "score": 0.94}) == "Positive (94%)"
+    assert replies.verdict({"label": "negative", "score": 0.1}) == "Negative (90%)"
+    assert "last 500 words" in replies.verdict({"label": "negative", "score": 0.1, "truncated": True})
+    assert "guess" in replies.verdict({"label": "negative", "score": 0.4, "known": 0})
+
+
+def test_progress_text_has_a_bar_and_every_epoch():
+    """Epoch i/N, each epoch's four metrics and seconds, and a bar."""
+    epoch = {"epoch": 1, "epochs": 2, "accuracy": 0.8, "val_accuracy": 0.7, "loss": 0.5, "val_loss": 0.6, "seconds": 3}
+    text = replies.progress("train-1", [epoch], 2)
+    assert "epoch 1/2" in text and "val_acc 0.7000" in text and "▓" in text and "░" in text
+
+
+def test_settings_read_and_validate_the_environment(tmp_path):
+    """Typed values from the environment; a bad one names its variable."""
+    settings = Settings.from_env({"ADMIN_IDS": "1, 2", "SENTIBOT_HOME": str(tmp_path), "RATE_LIMIT_PER_MINUTE": "5"})
+    assert settings.admin_ids == {1, 2} and settings.home == tmp_path and settings.rate_limit_per_minute == 5
+    with pytest.raises(SettingsError, match="ADMIN_IDS"):
+        Settings.from_env({"ADMIN_IDS": "alice"})
+    with pytest.raises(SettingsError, match="SCORE_TIMEOUT"):
+        Settings.from_env({"SCORE_TIMEOUT": "soon"})
+    with pytest.raises(SettingsError, match="PROMOTE_MIN_ACCURACY"):
+        Settings.from_env({"PROMOTE_MIN_ACCURACY": "85"})
+
+
+def test_the_bot_modules_do_not_import_tensorflow():
+    """The bot process stays small: importing it loads no TensorFlow."""
+    import subprocess
+    import sys
+
+    code = "import sys, bot.app, bot.handlers; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False False"
