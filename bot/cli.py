@@ -11,6 +11,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the bot command."""
     bot = subparsers.add_parser("bot", help="run the Telegram bot (needs TELEGRAM_TOKEN)")
     bot.set_defaults(handler=run_bot)
+    chat = subparsers.add_parser("chat", help="talk to the service from this terminal (you are admin)")
+    chat.set_defaults(handler=run_chat)
 
 
 def run_bot(args: argparse.Namespace, settings: Settings) -> int:
@@ -18,4 +20,13 @@ def run_bot(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import run
 
     run(settings)
+    return 0
+
+
+def run_chat(args: argparse.Namespace, settings: Settings) -> int:
+    """The terminal front end."""
+    from bot.terminal import run
+    from worker.connection import connect
+
+    run(settings, connect(settings.redis_url))
     return 0

@@ -1,2 +1,127 @@
-def register(subparsers):  # noqa: D103
-    pass
+"""`sentibot up`: the whole service on one machine without Docker.
+
+Starts Redis (REDIS_URL's, or a private one), a scoring worker, a training worker and the bot
+(or, without TELEGRAM_TOKEN, the terminal chat) as child processes with prefixed logs. The first
+start puts a model live: the newest local bundle, else a training of the default architecture.
+Ctrl-C stops every child it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+
+from sentibot import redis_server
+from sentibot.errors import SentibotError
+from sentibot.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `sentibot up`."""
+    up = subparsers.add_parser("up", help="start redis, workers and the bot (or the terminal chat)")
+    up.add_argument("--score-workers", type=int, default=1, help="scoring worker processes (default 1)")
+    up.set_defaults(handler=run_up)
+
+
+@dataclass
+class Children:
+    """The processes `up` started, stopped in reverse order."""
+
+    processes: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
+
+    def start(self, label: str, argv: list[str], env: dict) -> subprocess.Popen:
+        process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.add(label, process)
+        return process
+
+    def add(self, label: str, process: subprocess.Popen) -> None:
+        self.processes.append((label, process))
+        threading.Thread(target=_prefix, args=(label, process), daemon=True).start()
+
+    def stop(self) -> None:
+        for _, process in reversed(self.processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for _, process in reversed(self.processes):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _prefix(label: str, process: subprocess.Popen) -> None:
+    for line in process.stdout or []:
+        print(f"[{label}] {line}", end="", flush=True)
+
+
+def ensure_model(settings: Settings, url: str) -> None:
+    """Put a model live if none is: the newest local bundle, else train the default architecture."""
+    from bot.terminal import follow_training
+    from model import bundle
+    from model.errors import ModelNotFound
+    from worker import training
+    from worker.connection import connect
+    from worker.registry import ModelRegistry
+
+    connection = connect(url)
+    registry = ModelRegistry(connection)
+    if registry.current():
+        return
+    try:
+        path = bundle.newest(settings.bundle_dir)
+        registry.add(path.read_bytes(), promote=True)
+        print(f"[up] model {path.stem} from {path} is live")
+        return
+    except ModelNotFound:
+        pass
+    source = settings.imdb_data or "Keras's download"
+    print(f"[up] no model yet: training the {settings.default_arch} model from {source} (first start only)")
+    if training.running(connection) is None:
+        job_id = training.start(connection, settings.default_arch, 5, 128, "sentibot up")
+    else:
+        job_id = training.running(connection)["job_id"]
+    state = follow_training(connection, job_id, 5, settings.home / "charts", lambda text: print(f"[up] {text}"))
+    if state["state"] == "failed":
+        print("[up] Without a model, reviews cannot be scored. Set IMDB_DATA to the aclImdb folder or "
+              "aclImdb_v1.tar.gz and run `sentibot up` again (or /retrain from the chat).")
+
+
+def run_up(args: argparse.Namespace, settings: Settings) -> int:
+    """Start everything; block until Ctrl-C or the front end ends."""
+    children = Children()
+    env = dict(os.environ)
+    exe = [sys.executable, "-m", "sentibot.cli"]
+    try:
+        url = settings.redis_url
+        if not url:
+            process, url = redis_server.start(settings.home / "redis")
+            children.add("redis", process)
+            print(f"[up] private Redis at {url}, data in {settings.home / 'redis'}")
+        env["REDIS_URL"] = url
+        for i in range(max(1, args.score_workers)):
+            children.start(f"score-{i + 1}", [*exe, "worker", "--queues", "score"], env)
+        children.start("train", [*exe, "worker", "--queues", "train"], env)
+        ensure_model(settings, url)
+        if settings.telegram_token:
+            bot = children.start("bot", [*exe, "bot"], env)
+            print("[up] the bot is running; Ctrl-C stops everything")
+            bot.wait()
+        else:
+            print("[up] no TELEGRAM_TOKEN: starting the terminal chat instead")
+            from bot.terminal import run
+            from worker.connection import connect
+
+            run(Settings(**{**settings.__dict__, "redis_url": url}), connect(url))
+    except KeyboardInterrupt:
+        print("\n[up] stopping")
+    except SentibotError:
+        raise
+    finally:
+        children.stop()
+    return 0

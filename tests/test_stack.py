@@ -1,0 +1,120 @@
+"""Running it: the terminal chat, `sentibot up`, and the compose file (checked without Docker)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.terminal import answer
+from tests.conftest import start_worker, stop_process, wait_worker_ready
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def chat(connection, worker_settings, live_model):
+    """A real scoring worker process and a function that types one line into the chat."""
+    process = start_worker(worker_settings, "score", "chat-worker")
+    wait_worker_ready(connection, "chat-worker")
+    said: list[str] = []
+
+    def type_line(line: str, reply: str = "n") -> str:
+        said.clear()
+        answer(line, worker_settings, connection, said.append, lambda prompt: reply)
+        return "\n".join(said)
+
+    yield type_line
+    stop_process(process)
+
+
+def test_terminal_chat_scores_and_answers_commands(chat, live_model):
+    """Reviews get verdicts; /model, /status, unknown commands and bad /retrain arguments get sentences."""
+    assert chat("a brilliant superb film").startswith("Positive (")
+    assert live_model["version"] in chat("/model")
+    assert "Workers alive: 1" in chat("/status")
+    assert "/help" in chat("/dance")
+    assert "whole number" in chat("/retrain epochs=many")
+    assert chat("/cancel") == "No training is running."
+    assert "no words" in chat("...")
+
+
+def test_sentibot_up_runs_the_stack_and_stops_it_cleanly(tmp_path, bundle_path):
+    """Without REDIS_URL or a token: private Redis, workers, the local bundle goes live, the chat answers;
+    end of input stops every child."""
+    home = tmp_path / "home"
+    (home / "bundles").mkdir(parents=True)
+    (home / "bundles" / bundle_path.name).write_bytes(bundle_path.read_bytes())
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "TELEGRAM_TOKEN")}
+    env.update(SENTIBOT_HOME=str(home), LOG_LEVEL="WARNING")
+    done = subprocess.run([sys.executable, "-m", "sentibot.cli", "up"], input="superb touching film\n/quit\n",
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"model {bundle_path.stem}" in done.stdout and "Positive (" in done.stdout
+    assert (home / "redis" / "appendonly.aof").exists()  # persistence on
+    port = re.search(r"private Redis at redis://127.0.0.1:(\d+)", done.stdout)[1]
+    import redis
+
+    with pytest.raises(redis.exceptions.ConnectionError):
+        redis.Redis(port=int(port), socket_connect_timeout=1).ping()  # no orphan left running
+
+
+def test_up_without_model_or_data_says_what_to_do(tmp_path):
+    """No bundle and no reachable data: the first start explains how to point at the IMDB data."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "TELEGRAM_TOKEN", "IMDB_DATA")}
+    env.update(SENTIBOT_HOME=str(tmp_path), LOG_LEVEL="WARNING", IMDB_DATA=str(tmp_path / "nowhere"))
+    done = subprocess.run([sys.executable, "-m", "sentibot.cli", "up"], input="/quit\n", env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0
+    assert "No IMDB data" in done.stdout and "Set IMDB_DATA" in done.stdout
+
+
+# --- docker-compose.yml, checked without a Docker engine ---------------------------------------
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def env_example() -> set[str]:
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    return {line.split("=", 1)[0].strip() for line in lines if "=" in line and not line.startswith("#")}
+
+
+def test_compose_services_share_one_image_and_run_project_commands():
+    """bot, worker and trainer use the same build and run real `sentibot` subcommands."""
+    from sentibot.cli import build_parser
+
+    services = compose()["services"]
+    assert {"redis", "bot", "worker", "trainer"} <= set(services)
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for name in ("bot", "worker", "trainer"):
+        service = services[name]
+        assert service["build"] == services["bot"]["build"]
+        argv = service["command"]
+        assert argv[0] == "sentibot" and argv[1] in commands
+        assert service["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert "healthcheck" in services["redis"] and "ports" not in services["redis"]
+    assert services["worker"]["stop_grace_period"] and services["trainer"]["stop_grace_period"]
+
+
+def test_every_compose_variable_is_documented_and_a_setting():
+    """${VARS} in the compose file are in .env.example and read by the settings module."""
+    text = (ROOT / "docker-compose.yml").read_text()
+    used = set(re.findall(r"\$\{(\w+)", text))
+    settings_source = (ROOT / "sentibot" / "settings.py").read_text()
+    assert used <= env_example()
+    for name in env_example() - {"REDIS_PASSWORD"}:
+        assert f'"{name}"' in settings_source, name
+
+
+def test_dockerfile_entry_point_exists():
+    """The image's command is the project's console script, run as a non-root user."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert 'sentibot = "sentibot.cli:main"' in (ROOT / "pyproject.toml").read_text()
+    assert re.search(r'^CMD \["sentibot"', dockerfile, re.M) and re.search(r"^USER \w+", dockerfile, re.M)
