@@ -43,7 +43,9 @@ def bundle_bytes(home: Path) -> bytes:
         return bundle.newest(home / "bundles").read_bytes()
     except Exception:  # noqa: BLE001 - no local bundle: make one
         words = tuple(sorted({w for s in SAMPLE for w in tokenize(s)}))
-        made = bundle.Bundle(build("tutorial"), TextEncoder(words), {"version": bundle.new_version(), "arch": "tutorial"})
+        made = bundle.Bundle(
+            build("tutorial"), TextEncoder(words), {"version": bundle.new_version(), "arch": "tutorial"}
+        )
         return bundle.to_bytes(made)
 
 
@@ -65,9 +67,13 @@ def ceiling(data: bytes, reviews: int) -> float:
 def start_workers(env: dict, count: int, queues: str = "score", prefix: str = "bench") -> list[subprocess.Popen]:
     """Real `sentibot worker` processes."""
     return [
-        subprocess.Popen([sys.executable, "-m", "sentibot.cli", "worker", "--queues", queues, "--name", f"{prefix}-{i}"],
-                         env=env, stdout=subprocess.DEVNULL, cwd=ROOT,
-                         stderr=open(Path(env["SENTIBOT_HOME"]) / f"{prefix}-{i}.log", "w"))  # noqa: SIM115
+        subprocess.Popen(
+            [sys.executable, "-m", "sentibot.cli", "worker", "--queues", queues, "--name", f"{prefix}-{i}"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            cwd=ROOT,
+            stderr=open(Path(env["SENTIBOT_HOME"]) / f"{prefix}-{i}.log", "w"),
+        )
         for i in range(count)
     ]
 
@@ -83,8 +89,10 @@ def throughput(connection, reviews: int) -> float:
     last = None
     for chunk in range(0, reviews, 500):
         with connection.pipeline() as pipe:
-            data = [Queue.prepare_data(SCORE_JOB, kwargs={"text": SAMPLE[i % 4]}, result_ttl=300)
-                    for i in range(chunk, min(reviews, chunk + 500))]
+            data = [
+                Queue.prepare_data(SCORE_JOB, kwargs={"text": SAMPLE[i % 4]}, result_ttl=300)
+                for i in range(chunk, min(reviews, chunk + 500))
+            ]
             last = queue.enqueue_many(data, pipeline=pipe)[-1]
             pipe.execute()
     registry = queue.finished_job_registry
@@ -124,8 +132,13 @@ def main() -> None:
     figures: dict[str, float] = {"ceiling_reviews_per_s": round(ceiling(data, 20000))}
     server = RedisServer().start()
     tmp_home = tempfile.mkdtemp()
-    env = {**os.environ, "REDIS_URL": server.url, "SENTIBOT_HOME": tmp_home, "LOG_LEVEL": "WARNING",
-           "IMDB_DATA": os.environ.get("IMDB_DATA") or (str(SHARED_DATA) if SHARED_DATA.exists() else "")}
+    env = {
+        **os.environ,
+        "REDIS_URL": server.url,
+        "SENTIBOT_HOME": tmp_home,
+        "LOG_LEVEL": "WARNING",
+        "IMDB_DATA": os.environ.get("IMDB_DATA") or (str(SHARED_DATA) if SHARED_DATA.exists() else ""),
+    }
     connection = connect(server.url)
     ModelRegistry(connection).add(data, promote=True)
     try:
@@ -136,7 +149,8 @@ def main() -> None:
                 throughput(connection, 2000)  # warm up
                 connection.delete("rq:finished:score")
                 figures[f"reviews_per_s_{count}_worker" + ("s" if count > 1 else "")] = round(
-                    throughput(connection, args.reviews))
+                    throughput(connection, args.reviews)
+                )
                 if count == 1:
                     lat = latencies(connection, args.latency_samples)
                     figures["p50_ms"] = round(statistics.median(lat), 2)
@@ -147,8 +161,12 @@ def main() -> None:
                             from worker import training
 
                             training.start(connection, "tutorial", 5, 128, requested_by="bench")
-                            wait_for(lambda: (training.running(connection) or {}).get("progress", {}).get("stage")
-                                     == "training", 120)
+                            wait_for(
+                                lambda: (
+                                    (training.running(connection) or {}).get("progress", {}).get("stage") == "training"
+                                ),
+                                120,
+                            )
                             lat = latencies(connection, args.latency_samples)
                             figures["p50_ms_while_training"] = round(statistics.median(lat), 2)
                             figures["p95_ms_while_training"] = round(pct(lat, 95), 2)
@@ -160,7 +178,9 @@ def main() -> None:
                     stop_process(process)
     finally:
         server.stop()
-    figures["ratio_2_workers_to_ceiling"] = round(figures["reviews_per_s_2_workers"] / figures["ceiling_reviews_per_s"], 3)
+    figures["ratio_2_workers_to_ceiling"] = round(
+        figures["reviews_per_s_2_workers"] / figures["ceiling_reviews_per_s"], 3
+    )
     print("command: python bench/queue_throughput.py " + " ".join(sys.argv[1:]))
     for key, value in figures.items():
         print(f"{key:>30}: {value}")

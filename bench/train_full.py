@@ -57,8 +57,16 @@ def main() -> None:
     for key, value in times.items():
         print(f"{key:>12}: {value:7.2f} s")
     print(f"total / fit: {times['total'] / times['fit']:.2f}")
-    print(json.dumps({"test_accuracy": accuracy, **{f"{k}_s": round(v, 3) for k, v in times.items()},
-                      "total_over_fit": round(times["total"] / times["fit"], 3), "bundle_mb": round(size, 2)}))
+    print(
+        json.dumps(
+            {
+                "test_accuracy": accuracy,
+                **{f"{k}_s": round(v, 3) for k, v in times.items()},
+                "total_over_fit": round(times["total"] / times["fit"], 3),
+                "bundle_mb": round(size, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

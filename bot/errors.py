@@ -26,5 +26,5 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if isinstance(update, Update) and update.effective_message is not None:
         try:
             await update.effective_message.reply_text(sentence_for(context.error))
-        except Exception:  # noqa: BLE001 - Telegram itself may be what failed
+        except Exception:
             log.warning("could not send the error reply", exc_info=True)

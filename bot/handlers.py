@@ -59,7 +59,7 @@ def addressed_text(message: Message, bot_username: str, bot_id: int) -> str | No
     mention = f"@{bot_username}"
     if mention.lower() in text.lower():
         start = text.lower().index(mention.lower())
-        return (text[:start] + text[start + len(mention):]).strip()
+        return (text[:start] + text[start + len(mention) :]).strip()
     replied = message.reply_to_message
     if replied is not None and replied.from_user is not None and replied.from_user.id == bot_id:
         return text
@@ -134,7 +134,13 @@ async def retrain(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     who = f"{user.full_name} (id {user.id})"
     try:
         job_id = await asyncio.to_thread(
-            training.start, d.connection, request.arch, request.epochs, request.batch_size, who, message.chat_id,
+            training.start,
+            d.connection,
+            request.arch,
+            request.epochs,
+            request.batch_size,
+            who,
+            message.chat_id,
             d.settings.train_timeout_s,
         )
     except TrainingBusy as exc:
@@ -192,8 +198,12 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     job_id = running["job_id"]
     buttons = InlineKeyboardMarkup(
-        [[InlineKeyboardButton("Yes, stop it", callback_data=f"cancel:{job_id}:yes"),
-          InlineKeyboardButton("No, keep going", callback_data=f"cancel:{job_id}:no")]]
+        [
+            [
+                InlineKeyboardButton("Yes, stop it", callback_data=f"cancel:{job_id}:yes"),
+                InlineKeyboardButton("No, keep going", callback_data=f"cancel:{job_id}:no"),
+            ]
+        ]
     )
     await message.reply_text(
         f"Stop training {job_id} by {running['requested_by']} ({training.describe_progress(running)})?",

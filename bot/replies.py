@@ -4,7 +4,7 @@ from __future__ import annotations
 
 HELP = (
     "I tell you whether a movie review is positive or negative.\n\n"
-    "Just send me a review as a text message, e.g. \"A touching story with superb acting.\"\n\n"
+    'Just send me a review as a text message, e.g. "A touching story with superb acting."\n\n'
     "Commands:\n"
     "/help – this message\n"
     "/model – the live model: version, architecture, test accuracy, training date\n"
@@ -67,9 +67,7 @@ def training_done(result: dict) -> str:
         return "\n".join(["Training cancelled: " + result.get("reason", ""), *lines])
     accuracy = result.get("test_accuracy")
     head = f"Training finished: test accuracy {accuracy:.2%} ({result.get('arch')}, {result.get('version')})"
-    outcome = (
-        "The new model is live." if status == "promoted" else "The new model was stored but NOT put live"
-    )
+    outcome = "The new model is live." if status == "promoted" else "The new model was stored but NOT put live"
     return "\n".join([head, *lines, f"{outcome}: {result.get('reason', '')}"])
 
 

@@ -38,7 +38,9 @@ def parse_retrain_args(args: list[str], default_arch: str = "tutorial") -> Retra
         seen.add(key)
         if key == "arch":
             if raw not in ARCHITECTURE_NAMES:
-                raise BadRetrainArguments(f"Unknown architecture {raw!r}; choose one of: {', '.join(ARCHITECTURE_NAMES)}.")
+                raise BadRetrainArguments(
+                    f"Unknown architecture {raw!r}; choose one of: {', '.join(ARCHITECTURE_NAMES)}."
+                )
             values["arch"] = raw
         elif key in LIMITS:
             low, high = LIMITS[key]

@@ -22,8 +22,9 @@ from worker.client import score
 WHO = "the terminal"
 
 
-def follow_training(connection: redis.Redis, job_id: str, epochs: int, charts: Path,
-                    say: Callable[[str], None], poll_s: float = 0.5) -> dict:
+def follow_training(
+    connection: redis.Redis, job_id: str, epochs: int, charts: Path, say: Callable[[str], None], poll_s: float = 0.5
+) -> dict:
     """Print a progress bar per epoch until the training ends; save the chart; return the final state."""
     shown = -1
     while True:
@@ -31,8 +32,10 @@ def follow_training(connection: redis.Redis, job_id: str, epochs: int, charts: P
         done = (state.get("meta") or {}).get("epochs", [])
         if len(done) != shown:
             shown = len(done)
-            say(replies.progress(job_id, done, epochs, (state.get("meta") or {}).get("stage", "")).splitlines()[1]
-                + (("\n" + replies.epoch_line(done[-1])) if done else ""))
+            say(
+                replies.progress(job_id, done, epochs, (state.get("meta") or {}).get("stage", "")).splitlines()[1]
+                + (("\n" + replies.epoch_line(done[-1])) if done else "")
+            )
         if state["state"] != "running":
             break
         time.sleep(poll_s)
@@ -50,8 +53,9 @@ def follow_training(connection: redis.Redis, job_id: str, epochs: int, charts: P
     return state
 
 
-def answer(line: str, settings: Settings, connection: redis.Redis, say: Callable[[str], None],
-           ask: Callable[[str], str]) -> bool:
+def answer(
+    line: str, settings: Settings, connection: redis.Redis, say: Callable[[str], None], ask: Callable[[str], str]
+) -> bool:
     """Handle one typed line; False means quit."""
     text = line.strip()
     command, _, rest = text.partition(" ")
@@ -66,8 +70,9 @@ def answer(line: str, settings: Settings, connection: redis.Redis, say: Callable
             say(replies.status(*service.service_status(connection)))
         elif command == "/retrain":
             request = parse_retrain_args(rest.split(), settings.default_arch)
-            job_id = training.start(connection, request.arch, request.epochs, request.batch_size, WHO, None,
-                                    settings.train_timeout_s)
+            job_id = training.start(
+                connection, request.arch, request.epochs, request.batch_size, WHO, None, settings.train_timeout_s
+            )
             say(f"Training queued as {job_id}: {request.arch}, {request.epochs} epochs, batch {request.batch_size}.")
             follow_training(connection, job_id, request.epochs, settings.home / "charts", say)
         elif command == "/cancel":

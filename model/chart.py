@@ -8,7 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: workers have no display
 
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 
 def history_chart(history: dict[str, list[float]], title: str = "") -> bytes:

@@ -74,9 +74,7 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
     data = load_imdb(args.data if args.data is not None else settings.imdb_data, settings.cache_dir)
     load_seconds = time.perf_counter() - started
     print(f"Loaded {len(data.y_train)} training and {len(data.y_test)} test reviews in {load_seconds:.1f} s.")
-    outcome = train.train(
-        data, arch, args.epochs, args.batch_size, args.seed, verbose=1 if sys.stdout.isatty() else 2
-    )
+    outcome = train.train(data, arch, args.epochs, args.batch_size, args.seed, verbose=1 if sys.stdout.isatty() else 2)
     out_dir = args.out or settings.bundle_dir
     made, path = train.save_bundle(outcome, data, args.epochs, args.batch_size, args.seed, out_dir)
     chart_path = path.with_suffix(".png")

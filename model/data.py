@@ -197,9 +197,7 @@ def _load_cache(path: Path, dataset_hash: str) -> EncodedImdb | None:
         return None  # missing or damaged cache: rebuild it
 
 
-def load_imdb(
-    source: str | Path, cache_dir: Path, num_words: int = NUM_WORDS, maxlen: int = MAXLEN
-) -> EncodedImdb:
+def load_imdb(source: str | Path, cache_dir: Path, num_words: int = NUM_WORDS, maxlen: int = MAXLEN) -> EncodedImdb:
     """Encoded IMDB from an aclImdb path (cached) or, when ``source`` is "keras" or empty, Keras's download."""
     if not str(source) or str(source) == KERAS_SOURCE:
         return load_keras_imdb(num_words, maxlen)

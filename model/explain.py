@@ -29,12 +29,13 @@ class WordEffect:
 def explain(predictor: Predictor, text: str, top: int = 5) -> list[WordEffect]:
     """The ``top`` words with the largest effect, strongest first; deterministic for a given model."""
     encoder = predictor.bundle.encoder
-    ids = encoder.ids(text)[-encoder.maxlen:]
+    ids = encoder.ids(text)[-encoder.maxlen :]
     words = sorted({i for i in ids if i not in (START, OOV)})[:MAX_WORDS]
     if not words:
         return []
     rows = [ids] + [[i for i in ids if i != word] for word in words]
     scores = predictor.scores(pad_pre(rows, encoder.maxlen))
-    effects = [WordEffect(encoder.decode([w]), round(float(scores[0] - s), 6)) for w, s in zip(words, scores[1:],
-                                                                                              strict=True)]
+    effects = [
+        WordEffect(encoder.decode([w]), round(float(scores[0] - s), 6)) for w, s in zip(words, scores[1:], strict=True)
+    ]
     return sorted(effects, key=lambda e: (-abs(e.effect), e.word))[:top]

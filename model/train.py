@@ -64,7 +64,9 @@ class TrainOutcome:
 class _Progress(keras.callbacks.Callback):
     """Forwards epoch metrics to a plain function and stops between batches on request."""
 
-    def __init__(self, epochs: int, on_epoch: Callable[[EpochReport], None] | None, should_stop: Callable[[], bool] | None):
+    def __init__(
+        self, epochs: int, on_epoch: Callable[[EpochReport], None] | None, should_stop: Callable[[], bool] | None
+    ):
         super().__init__()
         self.epochs = epochs
         self.on_epoch = on_epoch
@@ -186,12 +188,19 @@ def make_bundle(outcome: TrainOutcome, data: EncodedImdb, epochs: int, batch_siz
         "test_loss": outcome.test_loss,
         "dataset": data.fingerprint,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version(), "numpy": np.__version__},
+        "versions": {
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+        },
     }
     return bundle.Bundle(model=outcome.model, encoder=data.encoder, meta=meta)
 
 
-def save_bundle(outcome: TrainOutcome, data: EncodedImdb, epochs: int, batch_size: int, seed: int, out_dir: Path) -> tuple[bundle.Bundle, Path]:
+def save_bundle(
+    outcome: TrainOutcome, data: EncodedImdb, epochs: int, batch_size: int, seed: int, out_dir: Path
+) -> tuple[bundle.Bundle, Path]:
     """Make the bundle and write it into ``out_dir``."""
     made = make_bundle(outcome, data, epochs, batch_size, seed)
     return made, bundle.save(made, out_dir)

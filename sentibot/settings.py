@@ -58,7 +58,9 @@ def _ids(environ: Mapping[str, str], name: str) -> frozenset[int]:
 class Settings:
     """Typed settings; defaults are what a single-machine install wants."""
 
-    home: Path = field(default_factory=lambda: Path("~/.sentibot").expanduser())  # SENTIBOT_HOME: caches, bundles, redis data
+    home: Path = field(
+        default_factory=lambda: Path("~/.sentibot").expanduser()
+    )  # SENTIBOT_HOME: caches, bundles, redis data
     imdb_data: str = ""  # IMDB_DATA: aclImdb folder or .tar.gz; empty = Keras's download
     redis_url: str = ""  # REDIS_URL: empty = `sentibot up` starts a private redis-server
     telegram_token: str = ""  # TELEGRAM_TOKEN: from @BotFather; empty = terminal chat in `sentibot up`

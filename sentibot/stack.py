@@ -88,8 +88,10 @@ def ensure_model(settings: Settings, url: str) -> None:
         job_id = training.running(connection)["job_id"]
     state = follow_training(connection, job_id, 5, settings.home / "charts", lambda text: print(f"[up] {text}"))
     if state["state"] == "failed":
-        print("[up] Without a model, reviews cannot be scored. Set IMDB_DATA to the aclImdb folder or "
-              "aclImdb_v1.tar.gz and run `sentibot up` again (or /retrain from the chat).")
+        print(
+            "[up] Without a model, reviews cannot be scored. Set IMDB_DATA to the aclImdb folder or "
+            "aclImdb_v1.tar.gz and run `sentibot up` again (or /retrain from the chat)."
+        )
 
 
 def run_up(args: argparse.Namespace, settings: Settings) -> int:

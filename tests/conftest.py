@@ -7,11 +7,11 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
-from tests.factories import make_aclimdb, make_tarball  # noqa: E402
+from tests.factories import make_aclimdb, make_tarball
 
 TINY_EPOCHS = 4  # enough for the tutorial model to learn the generated cue words
 

@@ -8,10 +8,45 @@ from pathlib import Path
 
 POSITIVE = ["great", "wonderful", "loved", "brilliant", "superb", "enjoyable", "masterpiece", "touching"]
 NEGATIVE = ["awful", "boring", "terrible", "waste", "dull", "worst", "poorly", "mess"]
-FILLER = (
-    "the movie film a plot acting and was it story characters scene director this of to in is that "
-    "with for as on but his her they one all at by an who so from like there"
-).split()
+FILLER = [
+    "the",
+    "movie",
+    "film",
+    "a",
+    "plot",
+    "acting",
+    "and",
+    "was",
+    "it",
+    "story",
+    "characters",
+    "scene",
+    "director",
+    "this",
+    "of",
+    "to",
+    "in",
+    "is",
+    "that",
+    "with",
+    "for",
+    "as",
+    "on",
+    "but",
+    "his",
+    "her",
+    "they",
+    "one",
+    "all",
+    "at",
+    "by",
+    "an",
+    "who",
+    "so",
+    "from",
+    "like",
+    "there",
+]
 
 
 def review_text(rng: random.Random, positive: bool, words: int | None = None) -> str:

@@ -10,6 +10,7 @@ Run it by hand too: ``python -m tests.telegram_standin --port 8081`` then type m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import threading
@@ -19,8 +20,15 @@ from typing import Any
 
 from aiohttp import web
 
-BOT = {"id": 999000, "is_bot": True, "first_name": "Sentibot", "username": "sentibot_test_bot",
-       "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
+BOT = {
+    "id": 999000,
+    "is_bot": True,
+    "first_name": "Sentibot",
+    "username": "sentibot_test_bot",
+    "can_join_groups": True,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
 
 
 @dataclass
@@ -97,10 +105,8 @@ class TelegramStandIn:
             params = dict(await request.post())
         for key, value in list(params.items()):
             if isinstance(value, str) and value[:1] in "[{":
-                try:
+                with contextlib.suppress(ValueError):
                     params[key] = json.loads(value)
-                except ValueError:
-                    pass
         return params, files
 
     async def _handle(self, request: web.Request) -> web.Response:
@@ -110,8 +116,9 @@ class TelegramStandIn:
         params, files = await self._params(request)
         handler = getattr(self, f"api_{method}", None)
         if handler is None:
-            return web.json_response({"ok": False, "error_code": 404, "description": "Not Found: method not found"},
-                                     status=404)
+            return web.json_response(
+                {"ok": False, "error_code": 404, "description": "Not Found: method not found"}, status=404
+            )
         result = await handler(params, files) if asyncio.iscoroutinefunction(handler) else handler(params, files)
         return web.json_response({"ok": True, "result": result})
 
@@ -146,8 +153,13 @@ class TelegramStandIn:
 
     def _bot_message(self, params: dict, **content) -> dict:
         chat_id = int(params["chat_id"])
-        message = {"message_id": next(self._ids), "date": int(time.time()), "from": BOT,
-                   "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"}, **content}
+        message = {
+            "message_id": next(self._ids),
+            "date": int(time.time()),
+            "from": BOT,
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+            **content,
+        }
         if "reply_markup" in params:
             message["reply_markup"] = params["reply_markup"]
         self.messages[(chat_id, message["message_id"])] = message
@@ -166,8 +178,15 @@ class TelegramStandIn:
         return message
 
     def api_sendPhoto(self, params, files):
-        photo = [{"file_id": f"photo{len(self.sent)}", "file_unique_id": f"u{len(self.sent)}", "width": 1000,
-                  "height": 400, "file_size": len(files.get("photo", b""))}]
+        photo = [
+            {
+                "file_id": f"photo{len(self.sent)}",
+                "file_unique_id": f"u{len(self.sent)}",
+                "width": 1000,
+                "height": 400,
+                "file_size": len(files.get("photo", b"")),
+            }
+        ]
         message = self._bot_message(params, photo=photo, caption=params.get("caption"))
         self._record("sendPhoto", params, files, message["message_id"])
         return message
@@ -199,8 +218,13 @@ class TelegramStandIn:
         chat = {"id": chat_id, "type": "private" if chat_id > 0 else "group"}
         if chat_id < 0:
             chat["title"] = "Movie club"
-        return {"message_id": next(self._ids), "date": int(time.time()), "from": self._user(user_id),
-                "chat": chat, **content}
+        return {
+            "message_id": next(self._ids),
+            "date": int(time.time()),
+            "from": self._user(user_id),
+            "chat": chat,
+            **content,
+        }
 
     def send_text(self, user_id: int, text: str, chat_id: int | None = None, reply_to: dict | None = None) -> dict:
         """A user sends a text message (a command if it starts with /)."""
@@ -218,21 +242,41 @@ class TelegramStandIn:
 
     def send_sticker(self, user_id: int) -> dict:
         """A user sends a sticker."""
-        sticker = {"file_id": "s1", "file_unique_id": "s1u", "width": 10, "height": 10, "is_animated": False,
-                   "is_video": False, "type": "regular"}
+        sticker = {
+            "file_id": "s1",
+            "file_unique_id": "s1u",
+            "width": 10,
+            "height": 10,
+            "is_animated": False,
+            "is_video": False,
+            "type": "regular",
+        }
         return self._push({"message": self._message(user_id, None, sticker=sticker)})
 
     def press_button(self, user_id: int, message_id: int, data: str) -> dict:
         """A user presses an inline button under one of the bot's messages."""
         message = self.messages[(user_id, message_id)]
-        return self._push({"callback_query": {"id": str(next(self._ids)), "from": self._user(user_id),
-                                              "chat_instance": "ci", "data": data, "message": message}})
+        return self._push(
+            {
+                "callback_query": {
+                    "id": str(next(self._ids)),
+                    "from": self._user(user_id),
+                    "chat_instance": "ci",
+                    "data": data,
+                    "message": message,
+                }
+            }
+        )
 
     def calls(self, chat_id: int | None = None, method: str | None = None) -> list[Sent]:
         """What the bot sent, optionally to one chat and of one kind."""
         with self._lock:
-            return [s for s in self.sent if (method is None or s.method == method)
-                    and (chat_id is None or int(s.params.get("chat_id", 0)) == chat_id)]
+            return [
+                s
+                for s in self.sent
+                if (method is None or s.method == method)
+                and (chat_id is None or int(s.params.get("chat_id", 0)) == chat_id)
+            ]
 
     def texts(self, chat_id: int) -> list[str]:
         """Texts of messages and edits sent to a chat, in order."""
@@ -246,8 +290,10 @@ class TelegramStandIn:
             if value:
                 return value
             time.sleep(0.05)
-        raise AssertionError(f"the bot did not do that within {timeout} s; it sent: {[s.method for s in self.sent]} "
-                             f"{[s.params.get('text') for s in self.sent][-5:]}")
+        raise AssertionError(
+            f"the bot did not do that within {timeout} s; it sent: {[s.method for s in self.sent]} "
+            f"{[s.params.get('text') for s in self.sent][-5:]}"
+        )
 
     def wait_text(self, chat_id: int, needle: str, timeout: float = 15.0) -> str:
         """Wait until a message or edit to chat_id contains needle; return that text."""

@@ -22,8 +22,14 @@ def test_retrain_arguments_are_parsed():
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["epochs=x"], "whole number"), (["epochs=99"], "between"), (["arch=nope"], "Unknown architecture"),
-     (["colour=red"], "Unknown setting"), (["epochs"], "key=value"), (["epochs=2", "epochs=3"], "twice")],
+    [
+        (["epochs=x"], "whole number"),
+        (["epochs=99"], "between"),
+        (["arch=nope"], "Unknown architecture"),
+        (["colour=red"], "Unknown setting"),
+        (["epochs"], "key=value"),
+        (["epochs=2", "epochs=3"], "twice"),
+    ],
 )
 def test_bad_retrain_arguments_name_the_problem(args, message):
     """Every mistake is a specific sentence."""

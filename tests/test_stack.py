@@ -52,8 +52,14 @@ def test_sentibot_up_runs_the_stack_and_stops_it_cleanly(tmp_path, bundle_path):
     (home / "bundles" / bundle_path.name).write_bytes(bundle_path.read_bytes())
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "TELEGRAM_TOKEN")}
     env.update(SENTIBOT_HOME=str(home), LOG_LEVEL="WARNING")
-    done = subprocess.run([sys.executable, "-m", "sentibot.cli", "up"], input="superb touching film\n/quit\n",
-                          env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "sentibot.cli", "up"],
+        input="superb touching film\n/quit\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"model {bundle_path.stem}" in done.stdout and "Positive (" in done.stdout
     assert (home / "redis" / "appendonly.aof").exists()  # persistence on
@@ -68,8 +74,14 @@ def test_up_without_model_or_data_says_what_to_do(tmp_path):
     """No bundle and no reachable data: the first start explains how to point at the IMDB data."""
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "TELEGRAM_TOKEN", "IMDB_DATA")}
     env.update(SENTIBOT_HOME=str(tmp_path), LOG_LEVEL="WARNING", IMDB_DATA=str(tmp_path / "nowhere"))
-    done = subprocess.run([sys.executable, "-m", "sentibot.cli", "up"], input="/quit\n", env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "sentibot.cli", "up"],
+        input="/quit\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0
     assert "No IMDB data" in done.stdout and "Set IMDB_DATA" in done.stdout
 

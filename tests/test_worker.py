@@ -20,7 +20,7 @@ from worker.client import failure_reason, submit_review, wait_result
 from worker.errors import JobFailed, NotFound, QueueUnavailable, ScoringTimeout, TrainingBusy
 from worker.jobs import quality_gate
 from worker.queues import SCORE, TRAIN, get_queue
-from worker.reaper import ALIVE, BEATING, INFLIGHT, reap
+from worker.reaper import BEATING, INFLIGHT, reap
 from worker.registry import ModelRegistry
 
 
@@ -214,9 +214,7 @@ def test_a_model_below_the_gate_is_stored_but_not_promoted(connection, worker_se
     """The result says why it did not go live."""
     from worker import model_cache
 
-    model_cache.configure(
-        type(worker_settings)(**{**worker_settings.__dict__, "min_accuracy": 1.0}), None
-    )
+    model_cache.configure(type(worker_settings)(**{**worker_settings.__dict__, "min_accuracy": 1.0}), None)
     job_id = training.start(connection, "tutorial", 1, 64, requested_by="admin")
     run_burst(connection, queues=[TRAIN])
     result = Job.fetch(job_id, connection=connection, serializer=JSONSerializer).latest_result().return_value
@@ -287,8 +285,9 @@ def test_a_score_job_of_a_killed_worker_is_rerun_by_another(connection, worker_s
         wait_worker_ready(connection, "survivor")
         os.kill(victim.pid, signal.SIGKILL)
         killed_at = time.monotonic()
-        wait_for(lambda: Job.fetch(job.id, connection=connection, serializer=JSONSerializer).worker_name
-                 == "survivor", 10)
+        wait_for(
+            lambda: Job.fetch(job.id, connection=connection, serializer=JSONSerializer).worker_name == "survivor", 10
+        )
         assert time.monotonic() - killed_at < 10
     finally:
         for process in (victim, survivor):
@@ -334,8 +333,9 @@ def test_worker_survives_redis_going_away(redis_server, worker_settings, live_mo
         time.sleep(2)
         server = RedisServer(port=server.port).start()  # empty again: no persistence
         own = connect(server.url)
-        ModelRegistry(own).add(ModelRegistry(connect(redis_server.url)).bundle_bytes(live_model["version"]),
-                               promote=True)
+        ModelRegistry(own).add(
+            ModelRegistry(connect(redis_server.url)).bundle_bytes(live_model["version"]), promote=True
+        )
         assert wait_result(submit_review(own, "brilliant"), 15)["label"] == "positive"
     except redis.exceptions.RedisError:
         raise

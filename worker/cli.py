@@ -43,7 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     score = subparsers.add_parser("score", help="score reviews through the running service")
     score.add_argument("texts", nargs="+", metavar="TEXT")
-    score.add_argument("--wait", type=float, default=None, help="seconds to wait for each verdict (default: SCORE_TIMEOUT)")
+    score.add_argument(
+        "--wait", type=float, default=None, help="seconds to wait for each verdict (default: SCORE_TIMEOUT)"
+    )
     score.set_defaults(handler=run_score)
 
 
@@ -119,4 +121,3 @@ def run_score(args: argparse.Namespace, settings: Settings) -> int:
         ms = round((time.perf_counter() - started) * 1000, 1)
         print(json.dumps({"text": text[:80], **result, "round_trip_ms": ms}, ensure_ascii=False))
     return 0
-

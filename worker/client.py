@@ -20,8 +20,16 @@ from worker.errors import JobFailed, ScoringTimeout
 from worker.queues import FAILURE_TTL_S, SCORE, SCORE_JOB, SCORE_RESULT_TTL_S, SCORE_TIMEOUT_S, get_queue
 
 _LAST_LINE = re.compile(r"^(?:[\w.]+\.)?(\w+): (.+)$")
-_OWN_ERRORS = {"ModelUnavailable", "DatasetNotFound", "DatasetInvalid", "DatasetUnavailable", "UnknownArchitecture",
-               "BundleCorrupt", "ModelNotFound", "NotFound"}
+_OWN_ERRORS = {
+    "ModelUnavailable",
+    "DatasetNotFound",
+    "DatasetInvalid",
+    "DatasetUnavailable",
+    "UnknownArchitecture",
+    "BundleCorrupt",
+    "ModelNotFound",
+    "NotFound",
+}
 
 
 def failure_reason(exc_string: str | None) -> str:
@@ -39,9 +47,7 @@ def failure_reason(exc_string: str | None) -> str:
     return f"It failed with {kind}; the worker's log has the details."
 
 
-def submit_review(
-    connection: redis.Redis, text: str, chat_id: int | None = None, user_id: int | None = None
-) -> Job:
+def submit_review(connection: redis.Redis, text: str, chat_id: int | None = None, user_id: int | None = None) -> Job:
     """Put one review on the score queue (one retry: a review whose worker died is scored again)."""
     with reachable(connection):
         return get_queue(connection, SCORE).enqueue(
@@ -66,8 +72,9 @@ def wait_result(job: Job, timeout_s: float) -> dict:
                 break
             entry_id, payload = response[0][1][-1]
             last_id = entry_id
-            result = Result.restore(job.id, entry_id.decode(), payload, connection=job.connection,
-                                    serializer=JSONSerializer)
+            result = Result.restore(
+                job.id, entry_id.decode(), payload, connection=job.connection, serializer=JSONSerializer
+            )
             if result.type == Result.Type.SUCCESSFUL:
                 return result.return_value
             if result.type in (Result.Type.FAILED, Result.Type.MAX_RETRIES_EXCEEDED, Result.Type.STOPPED):

@@ -27,9 +27,7 @@ def score_texts(connection: redis.Redis, texts: list[str]) -> list[dict]:
     ms = round((time.perf_counter() - started) * 1000, 3)
     problem = model_cache.load_problem()
     extra = {"warning": problem} if problem else {}
-    return [
-        {**p.to_dict(), "model": predictor.version, "ms": ms, "batch": len(texts), **extra} for p in predictions
-    ]
+    return [{**p.to_dict(), "model": predictor.version, "ms": ms, "batch": len(texts), **extra} for p in predictions]
 
 
 def score_review(text: str, chat_id: int | None = None, user_id: int | None = None) -> dict:
@@ -116,9 +114,7 @@ def train_model(
         registry = ModelRegistry(connection)
         live = registry.current_meta()
         registry.add(bundle.to_bytes(made))
-        promote, reason = quality_gate(
-            outcome.test_accuracy, live, settings.min_accuracy, settings.max_accuracy_drop
-        )
+        promote, reason = quality_gate(outcome.test_accuracy, live, settings.min_accuracy, settings.max_accuracy_drop)
         if promote:
             registry.promote(made.version)
         chart = history_chart(outcome.history, title=f"{arch} · {made.version}")

@@ -108,5 +108,8 @@ class Heartbeat(threading.Thread):
 def alive_workers(connection: redis.Redis) -> list[str]:
     """Names of the workers whose heartbeat is current."""
     names = sorted(n.decode() for n in connection.smembers(BEATING))
-    return [n for n, alive in zip(names, connection.mget([ALIVE.format(name=n) for n in names]) if names else [],
-                                  strict=True) if alive]
+    return [
+        n
+        for n, alive in zip(names, connection.mget([ALIVE.format(name=n) for n in names]) if names else [], strict=True)
+        if alive
+    ]

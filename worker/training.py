@@ -84,8 +84,13 @@ def start(
         raise TrainingBusy("A training is already starting; try again in a moment.", {})
     get_queue(connection, TRAIN).enqueue(
         TRAIN_JOB,
-        kwargs={"arch": arch, "epochs": epochs, "batch_size": batch_size, "requested_by": requested_by,
-                "chat_id": chat_id},
+        kwargs={
+            "arch": arch,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "requested_by": requested_by,
+            "chat_id": chat_id,
+        },
         job_id=job_id,
         job_timeout=timeout_s,
         result_ttl=TRAIN_RESULT_TTL_S,
@@ -101,7 +106,9 @@ def describe_progress(holder: dict) -> str:
     done = progress.get("epochs", [])
     if done:
         return f"epoch {len(done)}/{holder.get('epochs', '?')} done"
-    return progress.get("stage") or ("waiting for a training worker" if holder.get("status") == "queued" else "starting")
+    return progress.get("stage") or (
+        "waiting for a training worker" if holder.get("status") == "queued" else "starting"
+    )
 
 
 def request_cancel(connection: redis.Redis, job_id: str | None = None) -> dict:
