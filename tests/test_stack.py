@@ -130,3 +130,19 @@ def test_dockerfile_entry_point_exists():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert 'sentibot = "sentibot.cli:main"' in (ROOT / "pyproject.toml").read_text()
     assert re.search(r'^CMD \["sentibot"', dockerfile, re.M) and re.search(r"^USER \w+", dockerfile, re.M)
+
+
+def test_terminal_retrain_shows_progress_and_saves_the_chart(connection, worker_settings):
+    """In the chat, /retrain prints a bar per epoch, the final report and where the chart went."""
+    trainer = start_worker(worker_settings, "train", "chat-trainer")
+    said: list[str] = []
+    try:
+        wait_worker_ready(connection, "chat-trainer")
+        answer("/retrain epochs=2 batch_size=32", worker_settings, connection, said.append, lambda prompt: "n")
+    finally:
+        stop_process(trainer)
+    text = "\n".join(said)
+    assert "Training queued as" in text and "epoch 2/2" in text and "▓" in text
+    assert "Training finished: test accuracy" in text
+    chart = Path(re.search(r"Chart saved to (\S+)", text)[1])
+    assert chart.read_bytes()[:4] == b"\x89PNG"
