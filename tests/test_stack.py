@@ -44,22 +44,22 @@ def test_terminal_chat_scores_and_answers_commands(chat, live_model):
     assert "no words" in chat("...")
 
 
+def run_up(home: Path, typed: str, **extra: str) -> subprocess.CompletedProcess:
+    """`sentibot up` with no REDIS_URL or token, the given SENTIBOT_HOME, and `typed` as the chat's input."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "TELEGRAM_TOKEN", "IMDB_DATA")}
+    env.update(SENTIBOT_HOME=str(home), LOG_LEVEL="WARNING", **extra)
+    return subprocess.run(
+        [sys.executable, "-m", "sentibot.cli", "up"], input=typed, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
 def test_sentibot_up_runs_the_stack_and_stops_it_cleanly(tmp_path, bundle_path):
     """Without REDIS_URL or a token: private Redis, workers, the local bundle goes live, the chat answers;
     end of input stops every child."""
     home = tmp_path / "home"
     (home / "bundles").mkdir(parents=True)
     (home / "bundles" / bundle_path.name).write_bytes(bundle_path.read_bytes())
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "TELEGRAM_TOKEN")}
-    env.update(SENTIBOT_HOME=str(home), LOG_LEVEL="WARNING")
-    done = subprocess.run(
-        [sys.executable, "-m", "sentibot.cli", "up"],
-        input="superb touching film\n/quit\n",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_up(home, "superb touching film\n/quit\n")
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"model {bundle_path.stem}" in done.stdout and "Positive (" in done.stdout
     assert (home / "redis" / "appendonly.aof").exists()  # persistence on
@@ -72,16 +72,7 @@ def test_sentibot_up_runs_the_stack_and_stops_it_cleanly(tmp_path, bundle_path):
 
 def test_up_without_model_or_data_says_what_to_do(tmp_path):
     """No bundle and no reachable data: the first start explains how to point at the IMDB data."""
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "TELEGRAM_TOKEN", "IMDB_DATA")}
-    env.update(SENTIBOT_HOME=str(tmp_path), LOG_LEVEL="WARNING", IMDB_DATA=str(tmp_path / "nowhere"))
-    done = subprocess.run(
-        [sys.executable, "-m", "sentibot.cli", "up"],
-        input="/quit\n",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_up(tmp_path, "/quit\n", IMDB_DATA=str(tmp_path / "nowhere"))
     assert done.returncode == 0
     assert "No IMDB data" in done.stdout and "Set IMDB_DATA" in done.stdout
 
