@@ -23,32 +23,36 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "ac
 
 def main() -> None:
     """Train once and print the split of the wall time."""
-    from model import train
+    from model import recipes, train
     from model.data import load_imdb
     from sentibot.settings import Settings
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=os.environ.get("IMDB_DATA") or str(DEFAULT_DATA))
     parser.add_argument("--arch", default="tutorial")
-    parser.add_argument("--epochs", type=int, default=train.EPOCHS)
+    parser.add_argument("--epochs", type=int, help="default: the architecture's")
     args = parser.parse_args()
     settings = Settings.from_env()
 
     times: dict[str, float] = {}
     started = time.perf_counter()
-    data = load_imdb(args.data, settings.cache_dir)
+    recipe = recipes.recipe(args.arch)
+    epochs = args.epochs or recipe.epochs
+    data = load_imdb(args.data, settings.cache_dir, recipe, recipe.sentences)
     times["load_encode"] = time.perf_counter() - started
     mark = time.perf_counter()
     model = train.build_model(args.arch, data)
-    history, _ = train.fit(model, data, epochs=args.epochs, verbose=2)
+    history, _ = train.fit(model, data, epochs, recipe.batch_size, verbose=2)
     times["fit"] = time.perf_counter() - mark
     mark = time.perf_counter()
     loss, accuracy = train.evaluate(model, data)
     times["evaluate"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    outcome = train.TrainOutcome(model, args.arch, history, False, accuracy, loss)
+    outcome = train.TrainOutcome(
+        model, args.arch, epochs, recipe.batch_size, train.SEED, history, False, test_accuracy=accuracy, test_loss=loss
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        train.save_bundle(outcome, data, args.epochs, train.BATCH_SIZE, train.SEED, Path(tmp))
+        train.save_bundle(outcome, data, Path(tmp))
         size = sum(p.stat().st_size for p in Path(tmp).iterdir()) / 1e6
     times["save"] = time.perf_counter() - mark
     times["total"] = time.perf_counter() - started

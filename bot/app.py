@@ -71,6 +71,7 @@ def build_application(settings: Settings) -> Application:
     application.add_handler(CommandHandler("retrain", handlers.retrain))
     application.add_handler(CommandHandler("cancel", handlers.cancel))
     application.add_handler(CallbackQueryHandler(handlers.cancel_answer, pattern=r"^cancel:"))
+    application.add_handler(CallbackQueryHandler(handlers.why_answer, pattern=r"^why:"))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, handlers.score_review))
     application.add_handler(MessageHandler(filters.COMMAND, handlers.unknown_command))
     application.add_handler(MessageHandler(filters.ALL, handlers.not_text))

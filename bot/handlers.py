@@ -24,7 +24,7 @@ from model.encoding import tokenize
 from sentibot.errors import SentibotError
 from sentibot.settings import Settings
 from worker import service, training
-from worker.client import submit_review, wait_result
+from worker.client import explain, keep_review, kept_review, submit_review, wait_result
 from worker.errors import NotFound, TrainingBusy
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,32 @@ async def score_review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     except SentibotError as exc:
         await message.reply_text(f"I couldn't score that: {sentence_for(exc)}")
         return
-    await message.reply_text(replies.verdict(result))
+    why = None
+    try:
+        await asyncio.to_thread(keep_review, d.connection, job.id, text)
+        why = InlineKeyboardMarkup([[InlineKeyboardButton("Why?", callback_data=f"why:{job.id}")]])
+    except SentibotError:
+        log.info("review not kept for a Why? button: Redis went away after scoring")
+    await message.reply_text(replies.verdict(result), reply_markup=why)
+
+
+async def why_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The "Why?" button under a verdict: the words that pushed it up or down."""
+    query = update.callback_query
+    await query.answer()
+    key = (query.data or "").partition(":")[2]
+    d = deps(context)
+    try:
+        text = await asyncio.to_thread(kept_review, d.connection, key)
+        if text is None:
+            await query.message.reply_text(replies.WHY_EXPIRED)
+            return
+        result = await asyncio.to_thread(explain, d.connection, text, d.settings.score_timeout_s)
+    except SentibotError as exc:
+        await query.message.reply_text(f"I couldn't explain that verdict: {sentence_for(exc)}")
+        return
+    await query.message.reply_text(replies.explanation(result))
+    await query.edit_message_reply_markup(reply_markup=None)  # answered: the button has done its job
 
 
 async def model_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -142,13 +167,12 @@ async def retrain(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             who,
             message.chat_id,
             d.settings.train_timeout_s,
+            request.sentences,
         )
     except TrainingBusy as exc:
         await message.reply_text(str(exc) + " Use /cancel to stop it.")
         return
-    await message.reply_text(
-        f"Training queued as {job_id}: {request.arch}, {request.epochs} epochs, batch {request.batch_size}."
-    )
+    await message.reply_text(replies.training_queued(job_id, request))
     progress = await message.reply_text(replies.progress(job_id, [], request.epochs, "waiting for a worker"))
     context.job_queue.run_repeating(
         watch_training,

@@ -9,7 +9,7 @@ HELP = (
     "/help – this message\n"
     "/model – the live model: version, architecture, test accuracy, training date\n"
     "/status – queues, workers and any training in progress\n"
-    "/retrain [epochs=N] [batch_size=N] [arch=NAME] – train a new model (admins)\n"
+    "/retrain [arch=NAME] [epochs=N] [batch_size=N] [sentences=yes|no] – train a new model (admins)\n"
     "/cancel – stop the running training (admins)"
 )
 COMMANDS = [
@@ -23,6 +23,28 @@ NOT_TEXT = "I can only score text. Send me the review as a text message."
 NO_WORDS = "There are no words in that message for me to judge. Send me a review in words."
 MAX_CHARS = 20_000  # longer messages are refused before queueing (Telegram itself caps at 4,096)
 BAR_WIDTH = 20
+
+
+WHY_EXPIRED = "I no longer have that review (I keep them for a day). Send it again and tap Why? under the new verdict."
+
+
+def explanation(result: dict) -> str:
+    """The words that moved the verdict, as signed percentage points of P(positive)."""
+    words = result.get("words") or []
+    if not words:
+        return "None of those words are in my vocabulary, so no single word decided it."
+    lines = [f"Why {result['label']} ({result['score']:.0%} positive)? Words that moved the score most:"]
+    for item in words:
+        direction = "towards positive" if item["effect"] > 0 else "towards negative"
+        lines.append(f"• {item['word']}: {item['effect'] * 100:+.1f} points {direction}")
+    lines.append("(How much the score changes when that word is left out.)")
+    return "\n".join(lines)
+
+
+def training_queued(job_id: str, request) -> str:
+    """What was queued, with every setting spelled out (defaults come from the architecture)."""
+    extra = ", plus single-sentence examples" if request.sentences else ""
+    return f"Training queued as {job_id}: {request.arch}, {request.epochs} epochs, batch {request.batch_size}{extra}."
 
 
 def verdict(result: dict) -> str:

@@ -1,13 +1,16 @@
-"""Parsing `/retrain epochs=N batch_size=N arch=NAME`: pure, so it is tested without Telegram."""
+"""Parsing `/retrain epochs=N batch_size=N arch=NAME sentences=yes|no`: pure, so it is tested without Telegram."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.names import ARCHITECTURE_NAMES
+from model.recipes import ARCHITECTURE_NAMES, recipe
 from sentibot.errors import SentibotError
 
 LIMITS = {"epochs": (1, 50), "batch_size": (8, 4096)}
+YES = {"yes", "y", "true", "on", "1"}
+NO = {"no", "n", "false", "off", "0"}
+USAGE = "Use /retrain [arch=NAME] [epochs=N] [batch_size=N] [sentences=yes|no]."
 
 
 class BadRetrainArguments(SentibotError):
@@ -16,26 +19,43 @@ class BadRetrainArguments(SentibotError):
 
 @dataclass(frozen=True)
 class RetrainRequest:
-    """A validated training request; defaults are the tutorial's."""
+    """A validated training request; what is not given comes from the architecture's recipe."""
 
-    epochs: int = 5
-    batch_size: int = 128
-    arch: str = "tutorial"
+    arch: str
+    epochs: int
+    batch_size: int
+    sentences: bool
+
+
+def _number(key: str, raw: str) -> int:
+    low, high = LIMITS[key]
+    try:
+        number = int(raw)
+    except ValueError:
+        raise BadRetrainArguments(f"{key} must be a whole number, not {raw!r}.") from None
+    if not low <= number <= high:
+        raise BadRetrainArguments(f"{key} must be between {low} and {high}, not {number}.")
+    return number
+
+
+def _switch(key: str, raw: str) -> bool:
+    if raw.lower() in YES:
+        return True
+    if raw.lower() in NO:
+        return False
+    raise BadRetrainArguments(f"{key} must be yes or no, not {raw!r}.")
 
 
 def parse_retrain_args(args: list[str], default_arch: str = "tutorial") -> RetrainRequest:
     """`["epochs=3", "arch=tutorial"]` → RetrainRequest; raises BadRetrainArguments."""
-    values: dict[str, int | str] = {"arch": default_arch}
-    usage = "Use /retrain [epochs=N] [batch_size=N] [arch=NAME]."
-    seen: set[str] = set()
+    values: dict[str, int | str | bool] = {}
     for arg in args:
         key, sep, raw = arg.partition("=")
         key = key.strip().lower().replace("-", "_")
         if not sep or not raw:
-            raise BadRetrainArguments(f"I don't understand {arg!r}: write key=value. {usage}")
-        if key in seen:
-            raise BadRetrainArguments(f"{key} is given twice. {usage}")
-        seen.add(key)
+            raise BadRetrainArguments(f"I don't understand {arg!r}: write key=value. {USAGE}")
+        if key in values:
+            raise BadRetrainArguments(f"{key} is given twice. {USAGE}")
         if key == "arch":
             if raw not in ARCHITECTURE_NAMES:
                 raise BadRetrainArguments(
@@ -43,14 +63,15 @@ def parse_retrain_args(args: list[str], default_arch: str = "tutorial") -> Retra
                 )
             values["arch"] = raw
         elif key in LIMITS:
-            low, high = LIMITS[key]
-            try:
-                number = int(raw)
-            except ValueError:
-                raise BadRetrainArguments(f"{key} must be a whole number, not {raw!r}.") from None
-            if not low <= number <= high:
-                raise BadRetrainArguments(f"{key} must be between {low} and {high}, not {number}.")
-            values[key] = number
+            values[key] = _number(key, raw)
+        elif key == "sentences":
+            values[key] = _switch(key, raw)
         else:
-            raise BadRetrainArguments(f"Unknown setting {key!r}: only epochs, batch_size and arch. {usage}")
-    return RetrainRequest(**values)  # type: ignore[arg-type]
+            raise BadRetrainArguments(f"Unknown setting {key!r}: only arch, epochs, batch_size and sentences. {USAGE}")
+    chosen = recipe(str(values.get("arch", default_arch)))
+    return RetrainRequest(
+        arch=chosen.name,
+        epochs=int(values.get("epochs", chosen.epochs)),
+        batch_size=int(values.get("batch_size", chosen.batch_size)),
+        sentences=bool(values.get("sentences", chosen.sentences)),
+    )

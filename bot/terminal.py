@@ -71,9 +71,16 @@ def answer(
         elif command == "/retrain":
             request = parse_retrain_args(rest.split(), settings.default_arch)
             job_id = training.start(
-                connection, request.arch, request.epochs, request.batch_size, WHO, None, settings.train_timeout_s
+                connection,
+                request.arch,
+                request.epochs,
+                request.batch_size,
+                WHO,
+                None,
+                settings.train_timeout_s,
+                request.sentences,
             )
-            say(f"Training queued as {job_id}: {request.arch}, {request.epochs} epochs, batch {request.batch_size}.")
+            say(replies.training_queued(job_id, request))
             follow_training(connection, job_id, request.epochs, settings.home / "charts", say)
         elif command == "/cancel":
             running = training.running(connection)

@@ -1,8 +1,8 @@
-"""Named model architectures; `tutorial` is the classic Keras IMDB model, exactly.
+"""Keras builders for the architectures named in ``model.recipes``; `tutorial` is the Keras IMDB model, exactly.
 
-Each builder takes the encoder's sizes and returns a compiled model that reads (batch, maxlen)
-int ids and outputs P(positive). Add an architecture by writing a builder and naming it in
-ARCHITECTURES.
+Each builder takes the encoder (vocabulary, row width, layout) and returns a compiled model that
+reads (batch, maxlen) int ids and outputs P(positive). Add an architecture by writing a recipe and
+a builder under the same name.
 """
 
 from __future__ import annotations
@@ -10,25 +10,55 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import keras
-from keras import layers
+from keras import layers, ops
 
-from model.encoding import MAXLEN, NUM_WORDS
-from model.errors import UnknownArchitecture
+from model import recipes
+from model.encoding import TextEncoder
 
 EMBED_DIM = 32  # tutorial: size of each word vector
 HIDDEN = 16  # tutorial: units in each hidden Dense layer
 POOLED_EMBED_DIM = 64  # pooled: word vector size (order-free, so a wider vector is affordable)
+FASTTEXT_DIM = 8  # fasttext: 1M+ rows, so a narrow vector keeps the bundle near 35 MB
+FASTTEXT_LEARNING_RATE = 0.01  # a linear bag model converges in 2 epochs at this rate, not at 1e-3
+GLOVE_FILTERS = 64  # glove: width-3 convolution filters (phrases like "not at all")
+LSTM_UNITS = 32
 
 
-def _compile(model: keras.Model) -> keras.Model:
-    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+@keras.saving.register_keras_serializable(package="sentibot")
+class MaskedMeanMax(layers.Layer):
+    """Mean and max of the word vectors over real words only (ids > 0): padding never counts.
+
+    Takes ``[ids, vectors]`` and returns ``[mean, max]`` concatenated. Written out instead of
+    ``mask_zero`` so the convolution beside it sees plain vectors (Conv1D cannot take a mask).
+    """
+
+    def call(self, inputs):
+        ids, vectors = inputs
+        mask = ops.expand_dims(ops.cast(ids > 0, vectors.dtype), -1)
+        count = ops.sum(mask, axis=1)
+        mean = ops.sum(vectors * mask, axis=1) / ops.maximum(count, 1.0)
+        peak = ops.max(vectors - (1.0 - mask) * 1e9, axis=1)
+        peak = ops.where(count > 0, peak, ops.zeros_like(peak))  # an all-padding row has no max
+        return ops.concatenate([mean, peak], axis=-1)
+
+    def compute_output_shape(self, input_shapes):
+        batch, _, dim = input_shapes[1]
+        return (batch, 2 * dim)
+
+
+def _compile(model: keras.Model, learning_rate: float = 0.001) -> keras.Model:
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy", metrics=["accuracy"])
     return model
 
 
-def build_tutorial(num_words: int = NUM_WORDS, maxlen: int = MAXLEN) -> keras.Model:
+def _ids(encoder: TextEncoder) -> keras.KerasTensor:
+    return keras.Input(shape=(encoder.maxlen,), dtype="int32", name="ids")
+
+
+def build_tutorial(encoder: TextEncoder) -> keras.Model:
     """Embedding(10000, 32) → Flatten → Dense(16) → Dense(16) → Dense(1): 576,305 parameters."""
-    inputs = keras.Input(shape=(maxlen,), dtype="int32", name="ids")
-    x = layers.Embedding(num_words, EMBED_DIM, name="embedding")(inputs)
+    inputs = _ids(encoder)
+    x = layers.Embedding(encoder.input_dim, EMBED_DIM, name="embedding")(inputs)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(HIDDEN, activation="relu", name="dense_1")(x)
     x = layers.Dense(HIDDEN, activation="relu", name="dense_2")(x)
@@ -36,30 +66,72 @@ def build_tutorial(num_words: int = NUM_WORDS, maxlen: int = MAXLEN) -> keras.Mo
     return _compile(keras.Model(inputs, outputs, name="tutorial"))
 
 
-def build_pooled(num_words: int = NUM_WORDS, maxlen: int = MAXLEN) -> keras.Model:
+def build_pooled(encoder: TextEncoder) -> keras.Model:
     """Embedding → masked average → Dense: position-free, so short chat texts use every weight."""
-    inputs = keras.Input(shape=(maxlen,), dtype="int32", name="ids")
-    x = layers.Embedding(num_words, POOLED_EMBED_DIM, mask_zero=True, name="embedding")(inputs)
+    inputs = _ids(encoder)
+    x = layers.Embedding(encoder.input_dim, POOLED_EMBED_DIM, mask_zero=True, name="embedding")(inputs)
     x = layers.GlobalAveragePooling1D(name="average")(x)
     x = layers.Dense(HIDDEN, activation="relu", name="dense_1")(x)
     outputs = layers.Dense(1, activation="sigmoid", name="predictions")(x)
     return _compile(keras.Model(inputs, outputs, name="pooled"))
 
 
-ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {
+def build_fasttext(encoder: TextEncoder) -> keras.Model:
+    """Joulin et al.'s fastText on the bag layout: the average of word and hashed-bigram vectors → logistic."""
+    inputs = _ids(encoder)
+    x = layers.Embedding(encoder.input_dim, FASTTEXT_DIM, mask_zero=True, name="embedding")(inputs)
+    x = layers.GlobalAveragePooling1D(name="average")(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="predictions")(x)
+    return _compile(keras.Model(inputs, outputs, name="fasttext"), FASTTEXT_LEARNING_RATE)
+
+
+def build_glove(encoder: TextEncoder) -> keras.Model:
+    """GloVe-initialised (trainable) embedding; masked mean + max of the words, and a width-3 convolution."""
+    from model import glove
+
+    inputs = _ids(encoder)
+    embedding = layers.Embedding(encoder.num_words, glove.DIM, name="embedding")
+    embedded = embedding(inputs)
+    # set, not passed as a Constant initializer: that would copy the whole matrix into the saved config
+    embedding.set_weights([glove.embedding_matrix(encoder.words, encoder.num_words)[0]])
+    words = MaskedMeanMax(name="mean_max")([inputs, embedded])
+    phrases = layers.Conv1D(GLOVE_FILTERS, 3, activation="relu", name="phrases")(embedded)
+    phrases = layers.GlobalMaxPooling1D(name="phrase_max")(phrases)
+    x = layers.Concatenate(name="features")([words, phrases])
+    x = layers.Dropout(0.3, name="dropout")(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="predictions")(x)
+    return _compile(keras.Model(inputs, outputs, name="glove"))
+
+
+def build_lstm(encoder: TextEncoder) -> keras.Model:
+    """Embedding(10000, 32) → LSTM(32) → Dense(1): reads words in order, the slowest to train here."""
+    inputs = _ids(encoder)
+    x = layers.Embedding(encoder.input_dim, EMBED_DIM, mask_zero=True, name="embedding")(inputs)
+    x = layers.LSTM(LSTM_UNITS, name="lstm")(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="predictions")(x)
+    return _compile(keras.Model(inputs, outputs, name="lstm"))
+
+
+ARCHITECTURES: dict[str, Callable[[TextEncoder], keras.Model]] = {
     "tutorial": build_tutorial,
     "pooled": build_pooled,
+    "fasttext": build_fasttext,
+    "glove": build_glove,
+    "lstm": build_lstm,
 }
 
 
 def check(name: str) -> None:
     """Raise :class:`UnknownArchitecture` unless ``name`` is registered."""
-    if name not in ARCHITECTURES:
-        known = ", ".join(sorted(ARCHITECTURES))
-        raise UnknownArchitecture(f"Unknown architecture {name!r}; choose one of: {known}.")
+    recipes.recipe(name)
 
 
-def build(name: str, num_words: int = NUM_WORDS, maxlen: int = MAXLEN) -> keras.Model:
-    """The compiled model registered under ``name``."""
+def default_encoder(name: str) -> TextEncoder:
+    """An encoder with the recipe's settings and no vocabulary: enough to build and inspect a model."""
+    return TextEncoder(words=(), **recipes.recipe(name).encoder_settings())
+
+
+def build(name: str, encoder: TextEncoder | None = None) -> keras.Model:
+    """The compiled model registered under ``name``, sized for ``encoder`` (the recipe's settings if None)."""
     check(name)
-    return ARCHITECTURES[name](num_words=num_words, maxlen=maxlen)
+    return ARCHITECTURES[name](encoder or default_encoder(name))

@@ -58,11 +58,22 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
+def _serving_copy(model: Any) -> Any:
+    """The model without its optimizer: Keras 3 always saves Adam's two moments, tripling the file."""
+    import keras
+
+    if getattr(model, "optimizer", None) is None:
+        return model
+    copy = keras.Model.from_config(model.get_config())  # same layers, never compiled
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def to_bytes(bundle: Bundle) -> bytes:
-    """Serialise a bundle (model weights included) to bytes."""
+    """Serialise a bundle (model weights, not optimizer state) to bytes."""
     with tempfile.TemporaryDirectory() as tmp:
         model_path = Path(tmp) / "model.keras"
-        bundle.model.save(model_path)
+        _serving_copy(bundle.model).save(model_path)
         parts = {
             "meta.json": json.dumps({**bundle.meta, "format": FORMAT}, indent=2, sort_keys=True).encode(),
             "encoder.json": json.dumps(bundle.encoder.to_config()).encode(),
@@ -103,6 +114,8 @@ def read_meta(data: bytes) -> dict:
 def from_bytes(data: bytes) -> Bundle:
     """Verify and load a bundle; raises :class:`BundleCorrupt` for anything damaged."""
     import keras
+
+    from model import architectures  # noqa: F401 - registers the custom layers saved models use
 
     parts = _verified_parts(data)
     meta = json.loads(parts["meta.json"])

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from model import recipes
+from model.recipes import ARCHITECTURE_NAMES
 from sentibot.settings import Settings
 
 
@@ -30,9 +32,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the model commands to the top-level parser."""
     train = subparsers.add_parser("train", help="train a model on IMDB and save it as a bundle")
     train.add_argument("--data", help="aclImdb folder or .tar.gz, or 'keras' (default: IMDB_DATA, else keras)")
-    train.add_argument("--arch", help="architecture name (default: DEFAULT_ARCH, tutorial)")
-    train.add_argument("--epochs", type=positive_int(1, 100), default=5)
-    train.add_argument("--batch-size", type=positive_int(1, 8192), default=128)
+    train.add_argument("--arch", help=f"one of {', '.join(ARCHITECTURE_NAMES)} (default: DEFAULT_ARCH)")
+    train.add_argument("--epochs", type=positive_int(1, 100), help="default: the architecture's")
+    train.add_argument("--batch-size", type=positive_int(1, 8192), help="default: the architecture's")
+    train.add_argument(
+        "--sentences",
+        action=argparse.BooleanOptionalAction,
+        help="also train on every 3–40-word sentence of the training reviews (default: the architecture's)",
+    )
     train.add_argument("--seed", type=positive_int(0, 2**31 - 1), default=1337)
     train.add_argument("--out", type=Path, help="directory for the bundle (default: SENTIBOT_HOME/bundles)")
     train.add_argument("--json", action="store_true", help="end with one JSON line describing the run")
@@ -64,19 +71,23 @@ def _epoch_table(history: dict[str, list[float]]) -> str:
 
 def run_train(args: argparse.Namespace, settings: Settings) -> int:
     """Load data, train, evaluate, save bundle and chart; print a summary."""
-    from model import architectures, train
+    from model import train
     from model.chart import history_chart
     from model.data import load_imdb
 
     arch = args.arch or settings.default_arch
-    architectures.check(arch)  # fail before spending time on the data
+    recipe = recipes.recipe(arch)  # fail before spending time on the data
+    sentences = recipe.sentences if args.sentences is None else args.sentences
     started = time.perf_counter()
-    data = load_imdb(args.data if args.data is not None else settings.imdb_data, settings.cache_dir)
+    data = load_imdb(args.data if args.data is not None else settings.imdb_data, settings.cache_dir, recipe, sentences)
     load_seconds = time.perf_counter() - started
-    print(f"Loaded {len(data.y_train)} training and {len(data.y_test)} test reviews in {load_seconds:.1f} s.")
+    print(
+        f"Loaded {len(data.y_train)} training reviews, {len(data.y_sentences)} training sentences "
+        f"and {len(data.y_test)} test reviews in {load_seconds:.1f} s."
+    )
     outcome = train.train(data, arch, args.epochs, args.batch_size, args.seed, verbose=1 if sys.stdout.isatty() else 2)
     out_dir = args.out or settings.bundle_dir
-    made, path = train.save_bundle(outcome, data, args.epochs, args.batch_size, args.seed, out_dir)
+    made, path = train.save_bundle(outcome, data, out_dir)
     chart_path = path.with_suffix(".png")
     chart_path.write_bytes(history_chart(outcome.history, title=f"{arch} · {made.version}"))
     total = time.perf_counter() - started
@@ -95,6 +106,7 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
             "chart": str(chart_path),
             "seconds": round(total, 3),
             "load_seconds": round(load_seconds, 3),
+            "sentence_examples": outcome.sentences,
             "fit_seconds": outcome.seconds["fit"],
         }
         print(json.dumps(summary))

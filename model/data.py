@@ -20,14 +20,18 @@ from pathlib import Path
 
 import numpy as np
 
-from model.encoding import ENCODING_VERSION, MAXLEN, NUM_WORDS, TextEncoder, build_vocabulary, pad_pre, tokenize
+from model.encoding import ENCODING_VERSION, TextEncoder, build_vocabulary, tokenize
 from model.errors import DatasetInvalid, DatasetNotFound, DatasetUnavailable
+from model.recipes import RECIPES, Recipe
 
 KERAS_SOURCE = "keras"  # the data "path" that means keras.datasets.imdb's download
 SPLITS = ("train", "test")
 LABELS = {"neg": 0, "pos": 1}
 # <anything>/train/pos/123_9.txt; Stanford's full tarball also has train/unsup and .feat files: skipped.
 _REVIEW = re.compile(r"(?:^|/)(train|test)/(pos|neg)/([^/]+)\.txt$")
+_SENTENCE_BREAK = re.compile(r"<br\s*/?>|(?<=[.!?])\s+", re.IGNORECASE)
+SENTENCE_WORDS = (3, 40)  # sentence examples: shorter ones say too little, longer ones are rare
+TUTORIAL = RECIPES["tutorial"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ class EncodedImdb:
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    x_sentences: np.ndarray  # single training sentences (empty unless asked for)
+    y_sentences: np.ndarray
     encoder: TextEncoder
     fingerprint: str  # identifies the dataset the arrays came from
 
@@ -158,18 +164,52 @@ def fingerprint(path: str | Path) -> str:
 # --- Encoding and caching ---------------------------------------------------------------------
 
 
-def encode_raw(raw: RawImdb, num_words: int = NUM_WORDS, maxlen: int = MAXLEN) -> tuple[np.ndarray, ...]:
-    """Build the vocabulary on the training split and encode both splits with it."""
+def split_sentences(text: str) -> list[str]:
+    """The sentences of a review: split at line breaks and after '.', '!' or '?' followed by a space."""
+    return [part.strip() for part in _SENTENCE_BREAK.split(text) if part and part.strip()]
+
+
+def sentence_examples(raw: RawImdb) -> tuple[list[str], list[int]]:
+    """Every training sentence of SENTENCE_WORDS words, labelled with its review's label.
+
+    People type one sentence into a chat; these teach a model what a single sentence of a
+    positive or negative review looks like. Only the training split is used.
+    """
+    low, high = SENTENCE_WORDS
+    texts: list[str] = []
+    labels: list[int] = []
+    for review, label in zip(raw.train_texts, raw.train_labels, strict=True):
+        for sentence in split_sentences(review):
+            if low <= len(tokenize(sentence)) <= high:
+                texts.append(sentence)
+                labels.append(label)
+    return texts, labels
+
+
+def encode_raw(raw: RawImdb, recipe: Recipe, sentences: bool = False) -> tuple[np.ndarray, ...]:
+    """Build the vocabulary on the training split and encode both splits (and the sentences) with it."""
     train_tokens = [tokenize(text) for text in raw.train_texts]
-    encoder = TextEncoder(words=tuple(build_vocabulary(train_tokens, num_words)), num_words=num_words, maxlen=maxlen)
-    x_train = pad_pre([encoder.ids(text) for text in raw.train_texts], maxlen)
-    x_test = pad_pre([encoder.ids(text) for text in raw.test_texts], maxlen)
-    return x_train, np.asarray(raw.train_labels, "int32"), x_test, np.asarray(raw.test_labels, "int32"), encoder
+    words = tuple(build_vocabulary(train_tokens, recipe.num_words))
+    encoder = TextEncoder(words=words, **recipe.encoder_settings())
+    x_train = encoder.encode(raw.train_texts)
+    x_test = encoder.encode(raw.test_texts)
+    sentence_texts, sentence_labels = sentence_examples(raw) if sentences else ([], [])
+    x_sentences = encoder.encode(sentence_texts) if sentences else np.zeros((0, encoder.maxlen), "int32")
+    return (
+        x_train,
+        np.asarray(raw.train_labels, "int32"),
+        x_test,
+        np.asarray(raw.test_labels, "int32"),
+        x_sentences,
+        np.asarray(sentence_labels, "int32"),
+        encoder,
+    )
 
 
-def _cache_path(cache_dir: Path, dataset_hash: str, num_words: int, maxlen: int) -> Path:
-    key = hashlib.sha256(f"{dataset_hash}:{num_words}:{maxlen}:{ENCODING_VERSION}".encode()).hexdigest()[:24]
-    return cache_dir / f"imdb-{key}.npz"
+def _cache_path(cache_dir: Path, dataset_hash: str, recipe: Recipe, sentences: bool) -> Path:
+    settings = json.dumps(recipe.encoder_settings(), sort_keys=True)
+    key = f"{dataset_hash}:{settings}:{sentences}:{ENCODING_VERSION}"
+    return cache_dir / f"imdb-{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz"
 
 
 def _save_cache(path: Path, data: EncodedImdb) -> None:
@@ -181,6 +221,8 @@ def _save_cache(path: Path, data: EncodedImdb) -> None:
         y_train=data.y_train,
         x_test=data.x_test,
         y_test=data.y_test,
+        x_sentences=data.x_sentences,
+        y_sentences=data.y_sentences,
         encoder=np.array(json.dumps(data.encoder.to_config())),
     )
     tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -192,32 +234,40 @@ def _load_cache(path: Path, dataset_hash: str) -> EncodedImdb | None:
     try:
         with np.load(path) as npz:
             encoder = TextEncoder.from_config(json.loads(str(npz["encoder"])))
-            return EncodedImdb(npz["x_train"], npz["y_train"], npz["x_test"], npz["y_test"], encoder, dataset_hash)
+            arrays = [npz[name] for name in ("x_train", "y_train", "x_test", "y_test", "x_sentences", "y_sentences")]
+            return EncodedImdb(*arrays, encoder=encoder, fingerprint=dataset_hash)
     except (OSError, ValueError, KeyError):
         return None  # missing or damaged cache: rebuild it
 
 
-def load_imdb(source: str | Path, cache_dir: Path, num_words: int = NUM_WORDS, maxlen: int = MAXLEN) -> EncodedImdb:
-    """Encoded IMDB from an aclImdb path (cached) or, when ``source`` is "keras" or empty, Keras's download."""
+def load_imdb(source: str | Path, cache_dir: Path, recipe: Recipe = TUTORIAL, sentences: bool = False) -> EncodedImdb:
+    """Encoded IMDB for ``recipe`` from an aclImdb path (cached), or from Keras's download for "keras" or "".
+
+    ``sentences`` adds the training reviews' single sentences as extra examples (aclImdb text only).
+    """
     if not str(source) or str(source) == KERAS_SOURCE:
-        return load_keras_imdb(num_words, maxlen)
+        if sentences:
+            raise DatasetUnavailable(
+                "Sentence examples need the review texts: set IMDB_DATA to a local aclImdb folder or tarball."
+            )
+        return load_keras_imdb(recipe)
     dataset_hash = fingerprint(source)
-    cache = _cache_path(cache_dir, dataset_hash, num_words, maxlen)
+    cache = _cache_path(cache_dir, dataset_hash, recipe, sentences)
     cached = _load_cache(cache, dataset_hash)
     if cached is not None:
         return cached
-    x_train, y_train, x_test, y_test, encoder = encode_raw(read_aclimdb(source), num_words, maxlen)
-    data = EncodedImdb(x_train, y_train, x_test, y_test, encoder, dataset_hash)
+    *arrays, encoder = encode_raw(read_aclimdb(source), recipe, sentences)
+    data = EncodedImdb(*arrays, encoder=encoder, fingerprint=dataset_hash)
     _save_cache(cache, data)
     return data
 
 
-def load_keras_imdb(num_words: int = NUM_WORDS, maxlen: int = MAXLEN) -> EncodedImdb:
+def load_keras_imdb(recipe: Recipe = TUTORIAL) -> EncodedImdb:
     """The tutorial's own source: ``keras.datasets.imdb`` (downloads once, needs internet)."""
     from keras.datasets import imdb
 
     try:
-        (x_train, y_train), (x_test, y_test) = imdb.load_data(num_words=num_words)
+        (x_train, y_train), (x_test, y_test) = imdb.load_data(num_words=recipe.num_words)
         word_index = imdb.get_word_index()
     except Exception as exc:  # noqa: BLE001 - any download failure gets the same advice
         raise DatasetUnavailable(
@@ -225,12 +275,14 @@ def load_keras_imdb(num_words: int = NUM_WORDS, maxlen: int = MAXLEN) -> Encoded
             "set IMDB_DATA or pass --data with the path of a local aclImdb folder or aclImdb_v1.tar.gz."
         ) from None
     words = tuple(word for word, _ in sorted(word_index.items(), key=lambda item: item[1]))
-    encoder = TextEncoder(words=words[: num_words - 4], num_words=num_words, maxlen=maxlen)
+    encoder = TextEncoder(words=words[: recipe.num_words - 4], **recipe.encoder_settings())
     return EncodedImdb(
-        pad_pre(list(x_train), maxlen),
+        encoder.rows(list(x_train)),
         np.asarray(y_train, "int32"),
-        pad_pre(list(x_test), maxlen),
+        encoder.rows(list(x_test)),
         np.asarray(y_test, "int32"),
+        np.zeros((0, encoder.maxlen), "int32"),
+        np.zeros(0, "int32"),
         encoder,
-        fingerprint=f"keras-imdb:{num_words}",
+        fingerprint=f"keras-imdb:{recipe.num_words}",
     )

@@ -2,8 +2,13 @@
 
 Ids follow ``keras.datasets.imdb``: 0 padding, 1 start, 2 unknown word, 3 unused, and a word of
 frequency rank r (1 = most frequent in the training split) gets id r + 3 while that is below
-``num_words``. Sequences are padded and truncated like ``keras.utils.pad_sequences``'s defaults
-('pre'), so a short review sits at the end of the 500 positions, as in training.
+``num_words``. Two layouts turn those ids into a model row:
+
+- ``sequence`` (the tutorial's): the ids in order, padded and truncated like
+  ``keras.utils.pad_sequences``'s defaults ('pre'), so a short review sits at the end of the row.
+- ``bag`` (fastText-style): each distinct word id plus each distinct hashed bigram id
+  (``num_words + bucket``), sorted, at the front of the row. Order-free, so a model reading it
+  uses every weight for a one-line chat message, and "not bad" is a feature of its own.
 """
 
 from __future__ import annotations
@@ -20,7 +25,10 @@ INDEX_FROM = 3  # id = word rank + 3, as keras.datasets.imdb's index_from
 NUM_WORDS = 10_000  # ids kept: the most frequent words, everything else is OOV
 MAXLEN = 500  # positions the model reads: the last 500 ids of a review
 MARKERS = {PAD: "<pad>", START: "<start>", OOV: "<unk>", UNUSED: "<unused>"}
-ENCODING_VERSION = 1  # bump when tokenize() changes, so cached arrays are rebuilt
+ENCODING_VERSION = 2  # bump when tokenize() or a layout changes, so cached arrays are rebuilt
+SEQUENCE, BAG = "sequence", "bag"
+LAYOUTS = (SEQUENCE, BAG)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: spreads neighbouring pairs over the buckets
 
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 # Runs of letters/digits in any script, with apostrophes kept inside words ("don't", "o'clock").
@@ -54,6 +62,20 @@ def pad_pre(sequences: Sequence[Sequence[int]], maxlen: int) -> np.ndarray:
     return out
 
 
+def bigram_buckets(ids: np.ndarray, buckets: int) -> np.ndarray:
+    """A bucket in [0, buckets) for each pair of neighbouring ids; the same on every machine."""
+    if len(ids) < 2 or buckets <= 0:
+        return np.zeros(0, dtype=np.int64)
+    pairs = (ids[:-1].astype(np.uint64) * np.uint64(1_000_003)) ^ ids[1:].astype(np.uint64)
+    return (((pairs * _GOLDEN) >> np.uint64(20)) % np.uint64(buckets)).astype(np.int64)
+
+
+def bag_features(ids: Sequence[int], num_words: int, buckets: int) -> np.ndarray:
+    """Sorted distinct word ids and ``num_words + bucket`` for each distinct hashed bigram."""
+    array = np.asarray(ids, dtype=np.int64)
+    return np.unique(np.concatenate([array, num_words + bigram_buckets(array, buckets)]))
+
+
 @dataclass(frozen=True)
 class Encoded:
     """One text as the model sees it, plus what a reply needs to say about it."""
@@ -61,23 +83,23 @@ class Encoded:
     ids: list[int]  # start marker + word ids, before padding
     words: int  # words found in the text
     known: int  # of those, words in the vocabulary
-
-    @property
-    def truncated(self) -> bool:
-        """True when the model only reads the last MAXLEN ids."""
-        return len(self.ids) > MAXLEN
+    truncated: bool  # True when the row could not hold all of the text
 
 
 @dataclass(frozen=True)
 class TextEncoder:
-    """The vocabulary plus the id and padding rules; saved inside every model bundle."""
+    """The vocabulary plus the id and layout rules; saved inside every model bundle."""
 
     words: tuple[str, ...]  # words[i] has rank i + 1
     num_words: int = NUM_WORDS
-    maxlen: int = MAXLEN
+    maxlen: int = MAXLEN  # width of a model row
+    layout: str = SEQUENCE
+    buckets: int = 0  # hashed bigram buckets (bag layout only)
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, not {self.layout!r}")
         index = {
             word: rank + INDEX_FROM
             for rank, word in enumerate(self.words, start=1)
@@ -90,15 +112,34 @@ class TextEncoder:
         tokens = tokenize(text)
         ids = [START] + [self._index.get(token, OOV) for token in tokens]
         known = sum(1 for i in ids[1:] if i != OOV)
-        return Encoded(ids=ids, words=len(tokens), known=known)
+        width = len(ids) if self.layout == SEQUENCE else len(self._bag(ids))
+        return Encoded(ids=ids, words=len(tokens), known=known, truncated=width > self.maxlen)
 
     def ids(self, text: str) -> list[int]:
         """Start marker followed by each word's id, unpadded."""
         return self.analyse(text).ids
 
+    @property
+    def input_dim(self) -> int:
+        """Number of distinct ids a row can hold: the embedding's size."""
+        return self.num_words + (self.buckets if self.layout == BAG else 0)
+
+    def rows(self, id_lists: Sequence[Sequence[int]]) -> np.ndarray:
+        """A (len(id_lists), maxlen) int32 array: the model's input for each id list."""
+        if self.layout == SEQUENCE:
+            return pad_pre(id_lists, self.maxlen)
+        out = np.zeros((len(id_lists), self.maxlen), dtype=np.int32)
+        for row, ids in enumerate(id_lists):
+            features = self._bag(ids)[: self.maxlen]
+            out[row, : len(features)] = features
+        return out
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """A (len(texts), maxlen) int32 array, padded and truncated at the front."""
-        return pad_pre([self.ids(text) for text in texts], self.maxlen)
+        """The model's input rows for ``texts``."""
+        return self.rows([self.ids(text) for text in texts])
+
+    def _bag(self, ids: Sequence[int]) -> np.ndarray:
+        return bag_features(ids, self.num_words, self.buckets)
 
     def decode(self, ids: Iterable[int]) -> str:
         """Words for ids, like the tutorial's reverse word index; markers for pad/start/unknown."""
@@ -112,9 +153,21 @@ class TextEncoder:
 
     def to_config(self) -> dict:
         """JSON-ready form, stored in bundles and caches."""
-        return {"num_words": self.num_words, "maxlen": self.maxlen, "words": list(self.words)}
+        return {
+            "num_words": self.num_words,
+            "maxlen": self.maxlen,
+            "layout": self.layout,
+            "buckets": self.buckets,
+            "words": list(self.words),
+        }
 
     @classmethod
     def from_config(cls, config: dict) -> TextEncoder:
-        """Inverse of :meth:`to_config`."""
-        return cls(words=tuple(config["words"]), num_words=int(config["num_words"]), maxlen=int(config["maxlen"]))
+        """Inverse of :meth:`to_config`; configs from before layouts existed are the sequence layout."""
+        return cls(
+            words=tuple(config["words"]),
+            num_words=int(config["num_words"]),
+            maxlen=int(config["maxlen"]),
+            layout=config.get("layout", SEQUENCE),
+            buckets=int(config.get("buckets", 0)),
+        )

@@ -1,14 +1,15 @@
 """Why did it say that? Occlusion: how much the score moves when each word is left out.
 
 One extra model row per distinct word, all scored in one call: cheap for chat-length text.
-Long texts are limited to the distinct words the model actually reads (the last 500 ids).
+Leaving a word out also drops its bigrams, so for the bag layout a word's effect includes its
+phrases ("not" in "not bad"). Long texts are limited to the distinct words the model reads.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from model.encoding import OOV, START, pad_pre
+from model.encoding import OOV, SEQUENCE, START
 from model.predict import Predictor
 
 MAX_WORDS = 200  # distinct words examined at most
@@ -29,12 +30,14 @@ class WordEffect:
 def explain(predictor: Predictor, text: str, top: int = 5) -> list[WordEffect]:
     """The ``top`` words with the largest effect, strongest first; deterministic for a given model."""
     encoder = predictor.bundle.encoder
-    ids = encoder.ids(text)[-encoder.maxlen :]
+    ids = encoder.ids(text)
+    if encoder.layout == SEQUENCE:
+        ids = ids[-encoder.maxlen :]  # the words the model reads
     words = sorted({i for i in ids if i not in (START, OOV)})[:MAX_WORDS]
     if not words:
         return []
     rows = [ids] + [[i for i in ids if i != word] for word in words]
-    scores = predictor.scores(pad_pre(rows, encoder.maxlen))
+    scores = predictor.scores(encoder.rows(rows))
     effects = [
         WordEffect(encoder.decode([w]), round(float(scores[0] - s), 6)) for w, s in zip(words, scores[1:], strict=True)
     ]

@@ -7,7 +7,6 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from model.bundle import Bundle
-from model.encoding import pad_pre
 
 
 @dataclass(frozen=True)
@@ -18,7 +17,7 @@ class Prediction:
     score: float  # probability of positive
     words: int  # words in the text
     known: int  # words in the model's vocabulary
-    truncated: bool  # True when only the last 500 ids were read
+    truncated: bool  # True when the model could not read all of the text
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
@@ -49,7 +48,7 @@ class Predictor:
     def predict(self, texts: list[str]) -> list[Prediction]:
         """Verdicts for ``texts``, scored in one model call."""
         encoded = [self.bundle.encoder.analyse(text) for text in texts]
-        x = pad_pre([e.ids for e in encoded], self.bundle.encoder.maxlen)
+        x = self.bundle.encoder.rows([e.ids for e in encoded])
         probabilities = self.scores(x) if len(texts) else np.zeros(0)
         return [
             Prediction(label_for(p), round(float(p), 6), e.words, e.known, e.truncated)

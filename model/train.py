@@ -1,8 +1,9 @@
 """Train a named architecture on IMDB the way the Keras tutorial does, and save it as a bundle.
 
 The sections follow the tutorial: load the data, build the model, fit (the test split is the
-validation data, as in the tutorial), evaluate, save. Progress goes to a callback the caller
-gives (the queue job forwards it to chat); a stop request is honoured between batches.
+validation data, as in the tutorial), evaluate, save. Epochs and batch size default to the
+architecture's recipe. Progress goes to a callback the caller gives (the queue job forwards it to
+chat); a stop request is honoured between batches.
 """
 
 from __future__ import annotations
@@ -17,11 +18,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from model import architectures, bundle
+from model import architectures, bundle, recipes
 from model.data import EncodedImdb
 
-EPOCHS = 5  # tutorial default: passes over the 25,000 training reviews
-BATCH_SIZE = 128  # tutorial default: reviews per gradient step
 SEED = 1337  # fixed so two runs agree
 STOP_POLL_S = 0.5  # how often the stop request is checked while fitting
 
@@ -49,8 +48,12 @@ class TrainOutcome:
 
     model: keras.Model
     arch: str
+    epochs: int
+    batch_size: int
+    seed: int
     history: dict[str, list[float]]
     cancelled: bool
+    sentences: int = 0  # single-sentence examples trained on besides the reviews
     test_accuracy: float | None = None
     test_loss: float | None = None
     seconds: dict[str, float] = field(default_factory=dict)
@@ -111,23 +114,31 @@ class _Progress(keras.callbacks.Callback):
 def build_model(arch: str, data: EncodedImdb, seed: int = SEED) -> keras.Model:
     """The named architecture, seeded, sized for the data's encoder."""
     keras.utils.set_random_seed(seed)
-    return architectures.build(arch, num_words=data.encoder.num_words, maxlen=data.encoder.maxlen)
+    return architectures.build(arch, data.encoder)
+
+
+def training_examples(data: EncodedImdb) -> tuple[np.ndarray, np.ndarray]:
+    """The reviews, plus the sentence examples when the data has them (Keras shuffles them together)."""
+    if not len(data.y_sentences):
+        return data.x_train, data.y_train
+    return np.concatenate([data.x_train, data.x_sentences]), np.concatenate([data.y_train, data.y_sentences])
 
 
 def fit(
     model: keras.Model,
     data: EncodedImdb,
-    epochs: int = EPOCHS,
-    batch_size: int = BATCH_SIZE,
+    epochs: int,
+    batch_size: int,
     on_epoch: Callable[[EpochReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     verbose: int | str = 0,
 ) -> tuple[dict[str, list[float]], bool]:
     """Fit with the test split as validation data; returns (history, cancelled)."""
     progress = _Progress(epochs, on_epoch, should_stop)
+    x, y = training_examples(data)
     history = model.fit(
-        data.x_train,
-        data.y_train,
+        x,
+        y,
         epochs=epochs,
         batch_size=batch_size,
         validation_data=(data.x_test, data.y_test),
@@ -149,20 +160,33 @@ def evaluate(model: keras.Model, data: EncodedImdb, batch_size: int = 512) -> tu
 def train(
     data: EncodedImdb,
     arch: str = "tutorial",
-    epochs: int = EPOCHS,
-    batch_size: int = BATCH_SIZE,
+    epochs: int | None = None,
+    batch_size: int | None = None,
     seed: int = SEED,
     on_epoch: Callable[[EpochReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     verbose: int | str = 0,
 ) -> TrainOutcome:
     """Build, fit and evaluate; a cancelled run skips evaluation and says so."""
+    recipe = recipes.recipe(arch)
+    epochs = epochs or recipe.epochs
+    batch_size = batch_size or recipe.batch_size
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     model = build_model(arch, data, seed)
     history, cancelled = fit(model, data, epochs, batch_size, on_epoch, should_stop, verbose)
     seconds["fit"] = round(time.perf_counter() - started, 3)
-    outcome = TrainOutcome(model=model, arch=arch, history=history, cancelled=cancelled, seconds=seconds)
+    outcome = TrainOutcome(
+        model=model,
+        arch=arch,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        history=history,
+        cancelled=cancelled,
+        sentences=len(data.y_sentences),
+        seconds=seconds,
+    )
     if not cancelled:
         started = time.perf_counter()
         outcome.test_loss, outcome.test_accuracy = evaluate(model, data)
@@ -170,18 +194,21 @@ def train(
     return outcome
 
 
-def make_bundle(outcome: TrainOutcome, data: EncodedImdb, epochs: int, batch_size: int, seed: int) -> bundle.Bundle:
+def make_bundle(outcome: TrainOutcome, data: EncodedImdb) -> bundle.Bundle:
     """Wrap a finished run with its encoder and the metadata people and the registry read."""
     meta = {
         "version": bundle.new_version(),
         "arch": outcome.arch,
         "params": outcome.params,
         "hyperparameters": {
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "seed": seed,
+            "epochs": outcome.epochs,
+            "batch_size": outcome.batch_size,
+            "seed": outcome.seed,
             "num_words": data.encoder.num_words,
             "maxlen": data.encoder.maxlen,
+            "layout": data.encoder.layout,
+            "buckets": data.encoder.buckets,
+            "sentence_examples": outcome.sentences,
         },
         "history": outcome.history,
         "test_accuracy": outcome.test_accuracy,
@@ -198,9 +225,7 @@ def make_bundle(outcome: TrainOutcome, data: EncodedImdb, epochs: int, batch_siz
     return bundle.Bundle(model=outcome.model, encoder=data.encoder, meta=meta)
 
 
-def save_bundle(
-    outcome: TrainOutcome, data: EncodedImdb, epochs: int, batch_size: int, seed: int, out_dir: Path
-) -> tuple[bundle.Bundle, Path]:
+def save_bundle(outcome: TrainOutcome, data: EncodedImdb, out_dir: Path) -> tuple[bundle.Bundle, Path]:
     """Make the bundle and write it into ``out_dir``."""
-    made = make_bundle(outcome, data, epochs, batch_size, seed)
+    made = make_bundle(outcome, data)
     return made, bundle.save(made, out_dir)

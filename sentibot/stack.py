@@ -62,6 +62,7 @@ def _prefix(label: str, process: subprocess.Popen) -> None:
 
 def ensure_model(settings: Settings, url: str) -> None:
     """Put a model live if none is: the newest local bundle, else train the default architecture."""
+    from bot.retrain_args import parse_retrain_args
     from bot.terminal import follow_training
     from model import bundle
     from model.errors import ModelNotFound
@@ -82,11 +83,16 @@ def ensure_model(settings: Settings, url: str) -> None:
         pass
     source = settings.imdb_data or "Keras's download"
     print(f"[up] no model yet: training the {settings.default_arch} model from {source} (first start only)")
-    if training.running(connection) is None:
-        job_id = training.start(connection, settings.default_arch, 5, 128, "sentibot up")
+    request = parse_retrain_args([], settings.default_arch)
+    running = training.running(connection)
+    if running is None:
+        job_id = training.start(
+            connection, request.arch, request.epochs, request.batch_size, "sentibot up", sentences=request.sentences
+        )
+        epochs = request.epochs
     else:
-        job_id = training.running(connection)["job_id"]
-    state = follow_training(connection, job_id, 5, settings.home / "charts", lambda text: print(f"[up] {text}"))
+        job_id, epochs = running["job_id"], int(running.get("epochs", request.epochs))
+    state = follow_training(connection, job_id, epochs, settings.home / "charts", lambda text: print(f"[up] {text}"))
     if state["state"] == "failed":
         print(
             "[up] Without a model, reviews cannot be scored. Set IMDB_DATA to the aclImdb folder or "

@@ -49,7 +49,7 @@ def bundle_path(trained, tiny_data, tmp_path_factory: pytest.TempPathFactory) ->
     """The trained tutorial model saved as a bundle file."""
     from model import train
 
-    _, path = train.save_bundle(trained, tiny_data, TINY_EPOCHS, 32, 1, tmp_path_factory.mktemp("bundles"))
+    _, path = train.save_bundle(trained, tiny_data, tmp_path_factory.mktemp("bundles"))
     return path
 
 
@@ -200,3 +200,22 @@ def stop_process(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def fasttext_data(imdb_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The generated reviews in the fastText recipe's bag layout, with sentence examples."""
+    from model.data import load_imdb
+    from model.recipes import RECIPES
+
+    return load_imdb(imdb_dir, tmp_path_factory.mktemp("cache"), RECIPES["fasttext"], sentences=True)
+
+
+@pytest.fixture(scope="session")
+def fasttext_bundle(fasttext_data, tmp_path_factory: pytest.TempPathFactory):
+    """A fastText model trained on the generated reviews and their sentences, saved and loaded back."""
+    from model import bundle, train
+
+    outcome = train.train(fasttext_data, "fasttext", epochs=3, seed=1)
+    _, path = train.save_bundle(outcome, fasttext_data, tmp_path_factory.mktemp("bundles"))
+    return bundle.load(path)

@@ -1,8 +1,8 @@
 """A local Telegram Bot API stand-in: the bot under test talks HTTP to it as to api.telegram.org.
 
 It implements what sentibot uses (getMe, deleteWebhook, getUpdates with long polling and offsets,
-sendMessage, editMessageText, sendPhoto, sendDocument, answerCallbackQuery, setMyCommands,
-sendChatAction) in Telegram's response format, and gives tests a Python API to play a user:
+sendMessage, editMessageText, editMessageReplyMarkup, sendPhoto, sendDocument, answerCallbackQuery,
+setMyCommands, sendChatAction) in Telegram's response format, and gives tests a Python API to play a user:
 ``send_text``, ``send_photo``, ``press_button``, and ``wait_for`` on what the bot sent.
 Run it by hand too: ``python -m tests.telegram_standin --port 8081`` then type messages.
 """
@@ -175,6 +175,15 @@ class TelegramStandIn:
         message = {**self.messages[key], "text": params["text"], "edit_date": int(time.time())}
         self.messages[key] = message
         self._record("editMessageText", params, message_id=key[1])
+        return message
+
+    def api_editMessageReplyMarkup(self, params, files):
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        message = {k: v for k, v in self.messages[key].items() if k != "reply_markup"}
+        if params.get("reply_markup"):
+            message["reply_markup"] = params["reply_markup"]
+        self.messages[key] = message
+        self._record("editMessageReplyMarkup", params, message_id=key[1])
         return message
 
     def api_sendPhoto(self, params, files):

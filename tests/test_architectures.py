@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from model import architectures
+from model import architectures, recipes
 from model.errors import UnknownArchitecture
 
 
@@ -28,13 +28,47 @@ def test_tutorial_compiles_with_adam_and_binary_crossentropy():
 
 
 def test_every_registered_architecture_builds_and_outputs_a_probability():
-    """Each entry of the registry reads (batch, 500) ids and outputs (batch, 1)."""
-    import numpy as np
+    """Each entry reads (batch, its recipe's row width) ids and outputs (batch, 1) probabilities."""
 
     for name in architectures.ARCHITECTURES:
-        model = architectures.build(name)
-        out = model.predict_on_batch(np.zeros((2, 500), "int32"))
-        assert out.shape == (2, 1) and 0 <= float(out.min()) <= float(out.max()) <= 1
+        encoder = architectures.default_encoder(name)
+        model = architectures.build(name, encoder)
+        rows = encoder.encode(["a fine film", "not bad at all"])
+        out = model.predict_on_batch(rows)
+        assert rows.shape == (2, recipes.RECIPES[name].maxlen)
+        assert out.shape == (2, 1) and 0 <= float(out.min()) <= float(out.max()) <= 1, name
+
+
+def test_fasttext_reads_words_and_hashed_bigrams_and_stays_under_50_mb():
+    """One 8-wide vector per word and per bigram bucket, averaged: 8,788,617 float32 weights, ~35 MB."""
+    encoder = architectures.default_encoder("fasttext")
+    model = architectures.build("fasttext", encoder)
+    assert encoder.layout == "bag" and encoder.input_dim == 50_000 + 2**20
+    assert model.count_params() == (50_000 + 2**20) * 8 + 9
+    assert model.count_params() * 4 < 50e6
+
+
+def test_glove_embedding_starts_from_the_glove_vectors():
+    """Rows of words GloVe knows are its vectors (trainable); unknown words start small and random."""
+    import numpy as np
+
+    from model import glove
+    from model.encoding import TextEncoder
+
+    encoder = TextEncoder(words=("movie", "zzqxjv"), **recipes.RECIPES["glove"].encoder_settings())
+    weights = architectures.build("glove", encoder).get_layer("embedding").get_weights()[0]
+    matrix, found = glove.embedding_matrix(encoder.words, encoder.num_words)
+    assert found == 1
+    np.testing.assert_allclose(weights[4], matrix[4])  # "movie", rank 1 → id 4
+    assert np.abs(weights[4]).max() > 0.3 and np.abs(weights[5]).max() < 0.6
+    assert not weights[0].any()  # padding
+
+
+def test_lstm_reads_words_in_order():
+    """The seed's suggestion, for comparison: an LSTM over the last 250 words."""
+    model = architectures.build("lstm")
+    assert "LSTM" in [type(layer).__name__ for layer in model.layers]
+    assert model.input_shape == (None, 250)
 
 
 def test_unknown_architecture_lists_the_known_ones():
@@ -44,7 +78,14 @@ def test_unknown_architecture_lists_the_known_ones():
 
 
 def test_names_known_to_the_bot_match_the_registry():
-    """The TensorFlow-free list the bot validates against is the registry's list."""
-    from model.names import ARCHITECTURE_NAMES
+    """The TensorFlow-free recipes the bot validates against name exactly the registered builders."""
+    assert sorted(recipes.ARCHITECTURE_NAMES) == sorted(architectures.ARCHITECTURES)
 
-    assert sorted(ARCHITECTURE_NAMES) == sorted(architectures.ARCHITECTURES)
+
+def test_recipes_import_without_tensorflow():
+    """The bot imports model.recipes; it must not pull in TensorFlow."""
+    import subprocess
+    import sys
+
+    code = "import sys, model.recipes, bot.retrain_args; print('tensorflow' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

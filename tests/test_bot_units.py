@@ -10,14 +10,18 @@ from bot.retrain_args import BadRetrainArguments, RetrainRequest, parse_retrain_
 from sentibot.settings import Settings, SettingsError
 
 
-def test_retrain_defaults_are_the_tutorials():
-    """No arguments: 5 epochs, batch 128, the default architecture."""
-    assert parse_retrain_args([]) == RetrainRequest(epochs=5, batch_size=128, arch="tutorial")
+def test_retrain_defaults_come_from_the_architectures_recipe():
+    """No arguments: the default architecture with its own epochs, batch size and sentence switch."""
+    assert parse_retrain_args([]) == RetrainRequest(arch="tutorial", epochs=5, batch_size=128, sentences=False)
+    assert parse_retrain_args([], "fasttext") == RetrainRequest("fasttext", 2, 64, False)
+    assert parse_retrain_args(["arch=tutorial"], "fasttext") == RetrainRequest("tutorial", 5, 128, False)
 
 
 def test_retrain_arguments_are_parsed():
-    """key=value pairs in any order; dashes allowed for underscores."""
-    assert parse_retrain_args(["batch-size=64", "epochs=2", "arch=pooled"]) == RetrainRequest(2, 64, "pooled")
+    """key=value pairs in any order; dashes allowed for underscores; yes/no switches."""
+    parsed = parse_retrain_args(["batch-size=64", "epochs=2", "arch=pooled", "sentences=yes"])
+    assert parsed == RetrainRequest("pooled", 2, 64, True)
+    assert not parse_retrain_args(["sentences=off"]).sentences
 
 
 @pytest.mark.parametrize(
@@ -29,6 +33,7 @@ def test_retrain_arguments_are_parsed():
         (["colour=red"], "Unknown setting"),
         (["epochs"], "key=value"),
         (["epochs=2", "epochs=3"], "twice"),
+        (["sentences=maybe"], "yes or no"),
     ],
 )
 def test_bad_retrain_arguments_name_the_problem(args, message):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tarfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,3 +112,57 @@ def test_keras_download_failure_says_how_to_use_a_local_copy(monkeypatch):
     with pytest.raises(DatasetUnavailable, match="IMDB_DATA") as error:
         load_keras_imdb()
     assert "\n" not in str(error.value)
+
+
+def test_sentences_split_at_breaks_and_sentence_ends():
+    """Line breaks and '.', '!' or '?' followed by a space end a sentence; 'e.g.x' does not."""
+    from model.data import split_sentences
+
+    text = "Great film. I loved it!<br /><br />Would I watch again? Yes... twice.Really"
+    assert split_sentences(text) == ["Great film.", "I loved it!", "Would I watch again?", "Yes...", "twice.Really"]
+
+
+def test_sentence_examples_keep_3_to_40_words_with_their_reviews_label():
+    """Each training review's sentences become examples labelled like the review; the test split is untouched."""
+    from model.data import RawImdb, sentence_examples
+
+    raw = RawImdb(
+        train_texts=[
+            "Loved it. A touching and superb story! Yes.",
+            "Dull. " + "boring " * 50 + ". Worst film ever made.",
+        ],
+        train_labels=[1, 0],
+        test_texts=["Never used for sentences here."],
+        test_labels=[1],
+    )
+    texts, labels = sentence_examples(raw)
+    assert texts == ["A touching and superb story!", "Worst film ever made."]
+    assert labels == [1, 0]
+
+
+def test_load_imdb_adds_sentences_only_when_asked(imdb_dir, tmp_path):
+    """Sentence examples are an option of the pipeline, cached separately from the plain arrays."""
+    from model.recipes import RECIPES
+
+    plain = load_imdb(imdb_dir, tmp_path)
+    with_sentences = load_imdb(imdb_dir, tmp_path, RECIPES["tutorial"], sentences=True)
+    assert len(plain.y_sentences) == 0
+    assert len(with_sentences.y_sentences) > len(with_sentences.y_train)  # two sentences per generated review
+    assert with_sentences.x_sentences.shape[1] == with_sentences.x_train.shape[1]
+    assert len(list(tmp_path.glob("imdb-*.npz"))) == 2
+    np.testing.assert_array_equal(plain.x_train, with_sentences.x_train)
+
+
+def test_each_recipe_gets_its_own_encoding(imdb_dir, tmp_path):
+    """The fastText recipe's bag rows are 1,500 wide with bigram ids past the 50,000 words."""
+    from model.recipes import RECIPES
+
+    bag = load_imdb(imdb_dir, tmp_path, RECIPES["fasttext"])
+    assert bag.encoder.layout == "bag" and bag.x_train.shape == (len(bag.y_train), 1500)
+    assert bag.x_train.max() >= 50_000
+
+
+def test_sentences_need_the_review_texts():
+    """Keras's copy holds ids, not sentences: asking for both is one clear sentence."""
+    with pytest.raises(DatasetUnavailable, match="IMDB_DATA"):
+        load_imdb("keras", Path(), sentences=True)

@@ -108,3 +108,57 @@ def test_hostile_inputs_encode():
     for text in ["", "?!...", "x" * 1_000_000, "good " * 200_000, "😀👍", "очень хорошо 映画", "a\x00b\x07\x1b[31m"]:
         row = ENCODER.encode([text])[0]
         assert row.shape == (10,) and row[-1] >= START
+
+
+# --- The bag layout (fastText-style: distinct words plus hashed bigrams) --------------------------
+
+BAG = TextEncoder(words=("the", "movie", "good", "not", "bad"), num_words=16, maxlen=12, layout="bag", buckets=64)
+
+
+def test_bag_row_holds_distinct_words_then_bigram_buckets_then_padding():
+    """Sorted distinct ids at the front, bigrams as num_words + bucket, zeros after."""
+    row = BAG.encode(["not bad"])[0]
+    features = [int(i) for i in row if i]
+    assert features == sorted(set(features))
+    assert [i for i in features if i < 16] == [START, 7, 8]  # start, "not", "bad"
+    assert len([i for i in features if i >= 16]) == 2  # (start, not) and (not, bad)
+    assert all(16 <= i < 16 + 64 for i in features if i >= 16)
+    assert not row[len(features) :].any()
+
+
+def test_bag_is_order_free_for_words_but_bigrams_keep_phrases():
+    """'not bad' and 'bad not' share their words but not their bigrams."""
+    a, b = BAG.encode(["not bad", "bad not"])
+    assert set(a[a < 16]) == set(b[b < 16])
+    assert set(a[a >= 16]) != set(b[b >= 16])
+
+
+def test_bigram_buckets_are_the_same_on_every_run():
+    """Hashing uses fixed arithmetic (not Python's salted hash), so training and serving agree."""
+    from model.encoding import bigram_buckets
+
+    ids = np.array([1, 7, 8, 4, 5])
+    assert list(bigram_buckets(ids, 1 << 20)) == list(bigram_buckets(ids.copy(), 1 << 20))
+    assert all(0 <= b < 64 for b in bigram_buckets(np.arange(1000), 64))
+
+
+def test_bag_marks_truncation_when_the_row_is_full():
+    """More distinct features than maxlen: the reply can say only part was read."""
+    long_text = " ".join(["the movie good not bad"] * 3 + [f"w{i}" for i in range(20)])
+    assert BAG.analyse(long_text).truncated
+    assert not BAG.analyse("good movie").truncated
+
+
+def test_bag_config_round_trip_and_old_configs_are_sequences():
+    """Bundles from before layouts existed load as the sequence layout."""
+    assert TextEncoder.from_config(BAG.to_config()) == BAG
+    old = {"num_words": 8, "maxlen": 10, "words": ["the"]}
+    assert TextEncoder.from_config(old).layout == "sequence"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text())
+def test_any_text_encodes_in_the_bag_layout(text):
+    """Every id is below the embedding's size."""
+    row = BAG.encode([text])[0]
+    assert row.shape == (12,) and row.min() >= 0 and row.max() < BAG.input_dim

@@ -41,3 +41,18 @@ def test_predict_cli_explain(predictor, bundle_path, capsys, tmp_path, monkeypat
     assert main(["predict", "--model", str(bundle_path), "--explain", "superb but dull"]) == 0
     row = json.loads(capsys.readouterr().out)
     assert {w["word"] for w in row["why"]} <= {"superb", "but", "dull"} and row["why"]
+
+
+def test_bag_models_explain_words_with_their_phrases(fasttext_bundle):
+    """For the fastText model, leaving a word out also drops its bigrams; the top negative word lowers the score."""
+    from model.predict import Predictor
+
+    predictor = Predictor(fasttext_bundle)
+    text = "the story was dull and the acting was a mess"
+    effects = explain(predictor, text)
+    worst = min(effects, key=lambda e: e.effect)
+    assert worst.word in {"dull", "mess"} and worst.effect < 0
+    without = " ".join(w for w in text.split() if w != worst.word)
+    assert predictor.predict([without])[0].score > predictor.predict([text])[0].score
+    assert explain(predictor, text) == effects
+    assert explain(predictor, "") == [] and len(explain(predictor, "superb film " * 3000, top=2)) == 2

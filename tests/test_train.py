@@ -70,3 +70,31 @@ def test_chart_is_a_png_with_two_panels(trained):
     image = matplotlib.image.imread(io.BytesIO(png), format="png")
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert image.shape[1] > image.shape[0] * 2
+
+
+def test_fasttext_learns_the_reviews_and_their_sentences(fasttext_data, fasttext_bundle):
+    """Trained on reviews plus single sentences, the bag model gets the test reviews and one-liners right."""
+    from model.predict import Predictor
+
+    assert fasttext_bundle.meta["hyperparameters"]["sentence_examples"] == len(fasttext_data.y_sentences) > 0
+    assert fasttext_bundle.meta["test_accuracy"] >= 0.9
+    assert fasttext_bundle.encoder == fasttext_data.encoder  # the bag layout travels with the bundle
+    predictor = Predictor(fasttext_bundle)
+    labels = [p.label for p in predictor.predict(["a superb and touching film", "dull and boring"])]
+    assert labels == ["positive", "negative"]
+
+
+def test_recipe_defaults_fill_in_epochs_and_batch_size(tiny_data):
+    """No epochs or batch size given: the architecture's recipe decides."""
+    outcome = train.train(tiny_data, "pooled", seed=2)
+    assert (outcome.epochs, outcome.batch_size) == (5, 128)
+    assert len(outcome.history["accuracy"]) == 5
+
+
+def test_bundles_hold_weights_not_optimizer_state(trained, tiny_data):
+    """Keras saves Adam's two moments with a compiled model; a serving bundle leaves them out."""
+    from model import bundle
+
+    size = len(bundle.to_bytes(train.make_bundle(trained, tiny_data)))
+    weights = trained.model.count_params() * 4
+    assert weights < size < 1.5 * weights

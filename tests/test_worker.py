@@ -58,6 +58,23 @@ def test_waiting_reviews_are_scored_together(connection, worker_settings, live_m
     assert all(j.get_status(refresh=True) == JobStatus.FINISHED for j in jobs)
 
 
+def test_explain_job_names_the_words_behind_the_verdict(connection, worker_settings, live_model, predictor):
+    """`explain` queues a job on the score queue; a worker answers with the live model's word effects."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from model.explain import explain as explain_locally
+    from worker.client import explain
+
+    text = "the plot was superb but the ending was dull"
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(explain, connection, text, 10)
+        wait_for(lambda: connection.llen("rq:queue:score"), 5)
+        run_burst(connection)
+        result = answer.result()
+    assert result["model"] == live_model["version"] and result["label"] in ("positive", "negative")
+    assert result["words"] == [e.to_dict() for e in explain_locally(predictor, text)]
+
+
 def test_no_model_yet_fails_with_a_clear_sentence(connection, worker_settings):
     """Before any model is live, scoring fails with a sentence the bot can show."""
     job = submit_review(connection, "fine")

@@ -17,7 +17,18 @@ from rq.serializers import JSONSerializer
 
 from worker.connection import reachable
 from worker.errors import JobFailed, ScoringTimeout
-from worker.queues import FAILURE_TTL_S, SCORE, SCORE_JOB, SCORE_RESULT_TTL_S, SCORE_TIMEOUT_S, get_queue
+from worker.queues import (
+    EXPLAIN_JOB,
+    FAILURE_TTL_S,
+    REVIEW_TTL_S,
+    SCORE,
+    SCORE_JOB,
+    SCORE_RESULT_TTL_S,
+    SCORE_TIMEOUT_S,
+    get_queue,
+)
+
+REVIEW_KEY = "sentibot:review:{key}"  # a scored review's text, kept for its "Why?" button
 
 _LAST_LINE = re.compile(r"^(?:[\w.]+\.)?(\w+): (.+)$")
 _OWN_ERRORS = {
@@ -88,3 +99,30 @@ def wait_result(job: Job, timeout_s: float) -> dict:
 def score(connection: redis.Redis, text: str, timeout_s: float = 8, **context: int | None) -> dict:
     """Submit a review and wait for its verdict."""
     return wait_result(submit_review(connection, text, **context), timeout_s)
+
+
+def keep_review(connection: redis.Redis, key: str, text: str) -> None:
+    """Keep a scored review for REVIEW_TTL_S so a "Why?" tap can explain it later."""
+    with reachable(connection):
+        connection.set(REVIEW_KEY.format(key=key), text.encode(), ex=REVIEW_TTL_S)
+
+
+def kept_review(connection: redis.Redis, key: str) -> str | None:
+    """The review kept under ``key``, or None once it has expired."""
+    with reachable(connection):
+        raw = connection.get(REVIEW_KEY.format(key=key))
+    return raw.decode() if raw is not None else None
+
+
+def explain(connection: redis.Redis, text: str, timeout_s: float = 8) -> dict:
+    """Ask a worker which words moved the live model's verdict on ``text``."""
+    with reachable(connection):
+        job = get_queue(connection, SCORE).enqueue(
+            EXPLAIN_JOB,
+            kwargs={"text": text},
+            job_timeout=SCORE_TIMEOUT_S,
+            result_ttl=SCORE_RESULT_TTL_S,
+            failure_ttl=FAILURE_TTL_S,
+            retry=Retry(max=1),
+        )
+    return wait_result(job, timeout_s)

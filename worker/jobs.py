@@ -37,6 +37,26 @@ def score_review(text: str, chat_id: int | None = None, user_id: int | None = No
     return score_texts(get_current_job().connection, [text])[0]
 
 
+def explain_review(text: str, top: int = 5) -> dict:
+    """Which words pushed the live model's verdict up or down (occlusion; one model call).
+
+    Returns ``{"label", "score", "model", "words": [{"word", "effect"}, ...]}``, strongest first.
+    """
+    from model.explain import explain
+
+    if not isinstance(text, str):
+        raise TypeError("text must be a string")
+    predictor = model_cache.get_predictor(get_current_job().connection)
+    prediction = predictor.predict([text])[0]
+    effects = explain(predictor, text, top=top)
+    return {
+        "label": prediction.label,
+        "score": prediction.score,
+        "model": predictor.version,
+        "words": [effect.to_dict() for effect in effects],
+    }
+
+
 def quality_gate(accuracy: float, live: dict | None, min_accuracy: float, max_drop: float) -> tuple[bool, str]:
     """Whether a new model may go live, and why (not)."""
     if accuracy < min_accuracy:
@@ -70,14 +90,21 @@ class _MetaProgress:
 
 
 def train_model(
-    arch: str, epochs: int, batch_size: int, requested_by: str | None = None, chat_id: int | None = None
+    arch: str,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    requested_by: str | None = None,
+    chat_id: int | None = None,
+    sentences: bool | None = None,
 ) -> dict:
     """Train on the full IMDB data, store the bundle, promote it if it passes the quality gate.
+
+    ``epochs``, ``batch_size`` and ``sentences`` default to the architecture's recipe.
 
     Returns ``{"status": "promoted"|"stored"|"cancelled", "version", "arch", "test_accuracy",
     "history", "epochs", "reason", "chart_png" (base64), "params", "seconds"}``.
     """
-    from model import bundle, train
+    from model import bundle, recipes, train
     from model.chart import history_chart
     from model.data import load_imdb
 
@@ -86,9 +113,13 @@ def train_model(
     settings = model_cache.settings()
     progress = _MetaProgress(job)
     started = time.perf_counter()
+    recipe = recipes.recipe(arch)
+    epochs = epochs or recipe.epochs
+    batch_size = batch_size or recipe.batch_size
+    sentences = recipe.sentences if sentences is None else sentences
     try:
         progress.stage("loading data")
-        data = load_imdb(settings.imdb_data, settings.cache_dir)
+        data = load_imdb(settings.imdb_data, settings.cache_dir, recipe, sentences)
         progress.stage("training")
         outcome = train.train(
             data,
@@ -110,7 +141,7 @@ def train_model(
             done = len(outcome.history.get("accuracy", []))
             return {**result, "status": "cancelled", "reason": f"cancelled after {done} of {epochs} epochs"}
         progress.stage("saving")
-        made = train.make_bundle(outcome, data, epochs, batch_size, train.SEED)
+        made = train.make_bundle(outcome, data)
         registry = ModelRegistry(connection)
         live = registry.current_meta()
         registry.add(bundle.to_bytes(made))

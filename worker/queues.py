@@ -7,8 +7,10 @@ Payloads (all JSON):
 - ``worker.jobs.score_review(text, chat_id=None, user_id=None)`` → ``{"label": "positive"|"negative",
   "score": P(positive), "words": int, "known": int, "truncated": bool, "model": version, "ms": float,
   "batch": int}``; fails with ``ModelUnavailable: ...`` when no model is live.
-- ``worker.jobs.train_model(arch, epochs, batch_size, requested_by=None, chat_id=None)`` → see
-  :func:`worker.jobs.train_model`; progress in ``job.meta["progress"]``.
+- ``worker.jobs.explain_review(text, top=5)`` (score queue, run one at a time) → ``{"label", "score",
+  "model", "words": [{"word", "effect"}]}``: the words that moved the verdict most.
+- ``worker.jobs.train_model(arch, epochs=None, batch_size=None, requested_by=None, chat_id=None,
+  sentences=None)`` → see :func:`worker.jobs.train_model`; progress in ``job.meta``.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ SCORE = "score"  # fast jobs: one review each, batched by the worker
 TRAIN = "train"  # one long job at a time
 SCORE_JOB = "worker.jobs.score_review"
 TRAIN_JOB = "worker.jobs.train_model"
+EXPLAIN_JOB = "worker.jobs.explain_review"
 SCORE_TIMEOUT_S = 30  # a score job that runs longer than this is killed
 SCORE_RESULT_TTL_S = 300  # results are read within seconds; keep them five minutes
+REVIEW_TTL_S = 24 * 3600  # a scored review is kept this long for its "Why?" button
 TRAIN_RESULT_TTL_S = 7 * 24 * 3600  # training results are history: keep a week
 FAILURE_TTL_S = 7 * 24 * 3600
 

@@ -58,6 +58,7 @@ def start(
     requested_by: str,
     chat_id: int | None = None,
     timeout_s: int = 3600,
+    sentences: bool = False,
 ) -> str:
     """Take the lock and enqueue a training; raises TrainingBusy naming who holds the lock."""
     job_id = f"train-{uuid.uuid4().hex[:12]}"
@@ -69,6 +70,7 @@ def start(
         "arch": arch,
         "epochs": epochs,
         "batch_size": batch_size,
+        "sentences": sentences,
     }
     for _ in range(2):  # second try after clearing a stale lock
         if connection.set(LOCK, json.dumps(record), nx=True, ex=timeout_s + 600):
@@ -90,6 +92,7 @@ def start(
             "batch_size": batch_size,
             "requested_by": requested_by,
             "chat_id": chat_id,
+            "sentences": sentences,
         },
         job_id=job_id,
         job_timeout=timeout_s,

@@ -1,0 +1,67 @@
+"""What each architecture reads and how it is trained by default, importable without TensorFlow.
+
+The bot validates `/retrain arch=...` against these names and the worker fills in the defaults;
+`model.architectures` holds the Keras builders for the same names (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from model.encoding import BAG, MAXLEN, NUM_WORDS, SEQUENCE
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """An architecture's encoder settings and training defaults."""
+
+    name: str
+    summary: str  # one line for /help, the README and `sentibot train --help`
+    num_words: int = NUM_WORDS
+    maxlen: int = MAXLEN
+    layout: str = SEQUENCE
+    buckets: int = 0  # hashed bigram buckets (bag layout)
+    epochs: int = 5
+    batch_size: int = 128
+    sentences: bool = False  # also train on the single sentences of the training reviews
+
+    def encoder_settings(self) -> dict:
+        """Keyword arguments for :class:`model.encoding.TextEncoder` (all but the words)."""
+        return {"num_words": self.num_words, "maxlen": self.maxlen, "layout": self.layout, "buckets": self.buckets}
+
+
+RECIPES: dict[str, Recipe] = {
+    recipe.name: recipe
+    for recipe in (
+        Recipe("tutorial", "the Keras tutorial: Embedding(10000, 32) → Flatten → Dense(16) → Dense(16) → Dense(1)"),
+        Recipe("pooled", "Embedding(10000, 64) → masked average → Dense(16) → Dense(1)"),
+        Recipe(
+            "fasttext",
+            "fastText-style: 50,000 words + 2^20 hashed bigrams → Embedding(·, 8) → average → Dense(1)",
+            num_words=50_000,
+            maxlen=1500,
+            layout=BAG,
+            buckets=2**20,
+            epochs=2,
+            batch_size=64,
+        ),
+        Recipe(
+            "glove",
+            "GloVe-initialised Embedding(30000, 50) → masked mean + max and a width-3 convolution → Dense(1)",
+            num_words=30_000,
+            epochs=2,
+            batch_size=64,
+        ),
+        Recipe("lstm", "Embedding(10000, 32) → LSTM(32) → Dense(1), reading the last 250 words", maxlen=250, epochs=2),
+    )
+}
+ARCHITECTURE_NAMES = tuple(RECIPES)
+
+
+def recipe(name: str) -> Recipe:
+    """The recipe registered under ``name``; raises UnknownArchitecture otherwise."""
+    from model.errors import UnknownArchitecture
+
+    if name not in RECIPES:
+        raise UnknownArchitecture(f"Unknown architecture {name!r}; choose one of: {', '.join(ARCHITECTURE_NAMES)}.")
+    return RECIPES[name]
