@@ -10,16 +10,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 from model import recipes
-from model.encoding import TextEncoder
+from model.encoding import SEQUENCE, TextEncoder
 
 EMBED_DIM = 32  # tutorial: size of each word vector
 HIDDEN = 16  # tutorial: units in each hidden Dense layer
 POOLED_EMBED_DIM = 64  # pooled: word vector size (order-free, so a wider vector is affordable)
 FASTTEXT_DIM = 8  # fasttext: 1M+ rows, so a narrow vector keeps the bundle near 35 MB
 FASTTEXT_LEARNING_RATE = 0.01  # a linear bag model converges in 2 epochs at this rate, not at 1e-3
+NB_L2 = 1e-4  # nbsvm: pull on w towards plain Naive Bayes (chosen on held-out training reviews, not test)
+NB_ALPHA = 1.0  # nbsvm: add-one smoothing of the feature counts behind the log-count ratios
+NB_LEARNING_RATE = 0.005
 GLOVE_FILTERS = 64  # glove: width-3 convolution filters (phrases like "not at all")
 LSTM_UNITS = 32
 
@@ -46,13 +50,65 @@ class MaskedMeanMax(layers.Layer):
         return (batch, 2 * dim)
 
 
+@keras.saving.register_keras_serializable(package="sentibot")
+class NBLinear(layers.Layer):
+    """Σ over a row's features of w_f · r_f: logistic regression on Naive-Bayes-scaled binary features.
+
+    Wang & Manning's NBSVM (2012) as a layer. r_f, the log-count ratio of feature f between positive
+    and negative training reviews, is set once by :func:`adapt` and saved with the weights; w starts
+    at zero under an L2 pull, so training starts from Naive Bayes and learns corrections to it.
+    """
+
+    def __init__(self, input_dim: int, l2: float = NB_L2, **kwargs):
+        super().__init__(**kwargs)
+        self.input_dim = input_dim
+        self.l2 = l2
+
+    def build(self, input_shape):
+        self.w = self.add_weight(
+            shape=(self.input_dim,), initializer="zeros", regularizer=keras.regularizers.L2(self.l2), name="w"
+        )
+        self.r = self.add_weight(shape=(self.input_dim,), initializer="zeros", trainable=False, name="r")
+
+    def call(self, ids):
+        present = ops.cast(ids > 0, self.compute_dtype)
+        return ops.sum(ops.take(self.w, ids) * ops.take(self.r, ids) * present, axis=1, keepdims=True)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 1)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "input_dim": self.input_dim, "l2": self.l2}
+
+
+Examples = list[tuple[np.ndarray, np.ndarray]]  # (rows, labels) parts, e.g. reviews and sentences
+
+
+def nb_ratios(parts: Examples, input_dim: int, alpha: float = NB_ALPHA) -> np.ndarray:
+    """log((p / |p|) / (q / |q|)) with p, q the smoothed counts of each id in positive and negative rows.
+
+    Rows are bag-layout rows (each id at most once), so counts are document frequencies; id 0 is
+    padding and is not counted.
+    """
+    counts = {label: np.zeros(input_dim, dtype=np.int64) for label in (0, 1)}
+    for x, y in parts:
+        for label in (0, 1):
+            counts[label] += np.bincount(x[np.asarray(y) == label].reshape(-1), minlength=input_dim)[:input_dim]
+    positive, negative = (alpha + counts[label][1:] for label in (1, 0))
+    ratios = np.zeros(input_dim, dtype="float32")
+    ratios[1:] = np.log((positive / positive.sum()) / (negative / negative.sum()))
+    return ratios
+
+
 def _compile(model: keras.Model, learning_rate: float = 0.001) -> keras.Model:
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy", metrics=["accuracy"])
     return model
 
 
 def _ids(encoder: TextEncoder) -> keras.KerasTensor:
-    return keras.Input(shape=(encoder.maxlen,), dtype="int32", name="ids")
+    """Sequence models read exactly maxlen positions; bag models read rows of any width."""
+    width = encoder.maxlen if encoder.layout == SEQUENCE else None
+    return keras.Input(shape=(width,), dtype="int32", name="ids")
 
 
 def build_tutorial(encoder: TextEncoder) -> keras.Model:
@@ -83,6 +139,20 @@ def build_fasttext(encoder: TextEncoder) -> keras.Model:
     x = layers.GlobalAveragePooling1D(name="average")(x)
     outputs = layers.Dense(1, activation="sigmoid", name="predictions")(x)
     return _compile(keras.Model(inputs, outputs, name="fasttext"), FASTTEXT_LEARNING_RATE)
+
+
+def build_nbsvm(encoder: TextEncoder) -> keras.Model:
+    """NBSVM on the bag layout: one weight per word and hashed bigram, scaled by its NB ratio → logistic."""
+    inputs = _ids(encoder)
+    x = NBLinear(encoder.input_dim, name="nb_linear")(inputs)
+    outputs = layers.Dense(1, activation="sigmoid", kernel_initializer="ones", name="predictions")(x)
+    return _compile(keras.Model(inputs, outputs, name="nbsvm"), NB_LEARNING_RATE)
+
+
+def adapt_nbsvm(model: keras.Model, parts: Examples) -> None:
+    """Set the NB ratios from the training rows (the test split is never looked at)."""
+    layer = model.get_layer("nb_linear")
+    layer.r.assign(nb_ratios(parts, layer.input_dim))
 
 
 def build_glove(encoder: TextEncoder) -> keras.Model:
@@ -116,9 +186,20 @@ ARCHITECTURES: dict[str, Callable[[TextEncoder], keras.Model]] = {
     "tutorial": build_tutorial,
     "pooled": build_pooled,
     "fasttext": build_fasttext,
+    "nbsvm": build_nbsvm,
     "glove": build_glove,
     "lstm": build_lstm,
 }
+
+
+# Architectures whose weights start from statistics of the training data, like Keras's `adapt()`.
+ADAPTERS: dict[str, Callable[[keras.Model, Examples], None]] = {"nbsvm": adapt_nbsvm}
+
+
+def adapt(name: str, model: keras.Model, parts: Examples) -> None:
+    """Give the model what it learns from the training examples before fitting (nothing for most)."""
+    if name in ADAPTERS:
+        ADAPTERS[name](model, parts)
 
 
 def check(name: str) -> None:

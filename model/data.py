@@ -31,6 +31,7 @@ LABELS = {"neg": 0, "pos": 1}
 _REVIEW = re.compile(r"(?:^|/)(train|test)/(pos|neg)/([^/]+)\.txt$")
 _SENTENCE_BREAK = re.compile(r"<br\s*/?>|(?<=[.!?])\s+", re.IGNORECASE)
 SENTENCE_WORDS = (3, 40)  # sentence examples: shorter ones say too little, longer ones are rare
+SENTENCE_WIDTH = 128  # bag rows of a ≤40-word sentence hold at most 41 words + 40 bigrams + 39 trigrams
 TUTORIAL = RECIPES["tutorial"]
 
 
@@ -194,7 +195,7 @@ def encode_raw(raw: RawImdb, recipe: Recipe, sentences: bool = False) -> tuple[n
     x_train = encoder.encode(raw.train_texts)
     x_test = encoder.encode(raw.test_texts)
     sentence_texts, sentence_labels = sentence_examples(raw) if sentences else ([], [])
-    x_sentences = encoder.encode(sentence_texts) if sentences else np.zeros((0, encoder.maxlen), "int32")
+    x_sentences = encoder.encode(sentence_texts, SENTENCE_WIDTH)
     return (
         x_train,
         np.asarray(raw.train_labels, "int32"),

@@ -6,8 +6,8 @@ frequency rank r (1 = most frequent in the training split) gets id r + 3 while t
 
 - ``sequence`` (the tutorial's): the ids in order, padded and truncated like
   ``keras.utils.pad_sequences``'s defaults ('pre'), so a short review sits at the end of the row.
-- ``bag`` (fastText-style): each distinct word id plus each distinct hashed bigram id
-  (``num_words + bucket``), sorted, at the front of the row. Order-free, so a model reading it
+- ``bag`` (fastText-style): each distinct word id plus each distinct hashed bigram (and, if
+  asked, trigram) id ``num_words + bucket``, sorted, at the front of the row. Order-free, so a model reading it
   uses every weight for a one-line chat message, and "not bad" is a feature of its own.
 """
 
@@ -62,18 +62,22 @@ def pad_pre(sequences: Sequence[Sequence[int]], maxlen: int) -> np.ndarray:
     return out
 
 
-def bigram_buckets(ids: np.ndarray, buckets: int) -> np.ndarray:
-    """A bucket in [0, buckets) for each pair of neighbouring ids; the same on every machine."""
-    if len(ids) < 2 or buckets <= 0:
+def ngram_buckets(ids: np.ndarray, n: int, buckets: int) -> np.ndarray:
+    """A bucket in [0, buckets) for each run of ``n`` neighbouring ids; the same on every machine."""
+    if len(ids) < n or buckets <= 0:
         return np.zeros(0, dtype=np.int64)
-    pairs = (ids[:-1].astype(np.uint64) * np.uint64(1_000_003)) ^ ids[1:].astype(np.uint64)
-    return (((pairs * _GOLDEN) >> np.uint64(20)) % np.uint64(buckets)).astype(np.int64)
+    count = len(ids) - n + 1
+    hashed = np.zeros(count, dtype=np.uint64)
+    for k in range(n):  # polynomial hash of the ids; uint64 arithmetic wraps, as intended
+        hashed = (hashed * np.uint64(1_000_003)) ^ ids[k : k + count].astype(np.uint64)
+    return (((hashed * _GOLDEN) >> np.uint64(20)) % np.uint64(buckets)).astype(np.int64)
 
 
-def bag_features(ids: Sequence[int], num_words: int, buckets: int) -> np.ndarray:
-    """Sorted distinct word ids and ``num_words + bucket`` for each distinct hashed bigram."""
+def bag_features(ids: Sequence[int], num_words: int, buckets: int, ngrams: int = 2) -> np.ndarray:
+    """Sorted distinct word ids and ``num_words + bucket`` for each distinct hashed 2..ngrams-gram."""
     array = np.asarray(ids, dtype=np.int64)
-    return np.unique(np.concatenate([array, num_words + bigram_buckets(array, buckets)]))
+    grams = [num_words + ngram_buckets(array, n, buckets) for n in range(2, ngrams + 1)]
+    return np.unique(np.concatenate([array, *grams]))
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,8 @@ class TextEncoder:
     num_words: int = NUM_WORDS
     maxlen: int = MAXLEN  # width of a model row
     layout: str = SEQUENCE
-    buckets: int = 0  # hashed bigram buckets (bag layout only)
+    buckets: int = 0  # hashed n-gram buckets (bag layout only)
+    ngrams: int = 2  # longest word run hashed into the buckets (bag layout only)
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -124,22 +129,27 @@ class TextEncoder:
         """Number of distinct ids a row can hold: the embedding's size."""
         return self.num_words + (self.buckets if self.layout == BAG else 0)
 
-    def rows(self, id_lists: Sequence[Sequence[int]]) -> np.ndarray:
-        """A (len(id_lists), maxlen) int32 array: the model's input for each id list."""
+    def rows(self, id_lists: Sequence[Sequence[int]], width: int | None = None) -> np.ndarray:
+        """A (len(id_lists), width) int32 array: the model's input for each id list.
+
+        ``width`` defaults to maxlen. Bag rows may be narrower (bag models read any width), which is
+        how single sentences are stored and trained on cheaply; sequence rows are always maxlen wide.
+        """
         if self.layout == SEQUENCE:
             return pad_pre(id_lists, self.maxlen)
-        out = np.zeros((len(id_lists), self.maxlen), dtype=np.int32)
+        width = min(width or self.maxlen, self.maxlen)
+        out = np.zeros((len(id_lists), width), dtype=np.int32)
         for row, ids in enumerate(id_lists):
-            features = self._bag(ids)[: self.maxlen]
+            features = self._bag(ids)[:width]
             out[row, : len(features)] = features
         return out
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str], width: int | None = None) -> np.ndarray:
         """The model's input rows for ``texts``."""
-        return self.rows([self.ids(text) for text in texts])
+        return self.rows([self.ids(text) for text in texts], width)
 
     def _bag(self, ids: Sequence[int]) -> np.ndarray:
-        return bag_features(ids, self.num_words, self.buckets)
+        return bag_features(ids, self.num_words, self.buckets, self.ngrams)
 
     def decode(self, ids: Iterable[int]) -> str:
         """Words for ids, like the tutorial's reverse word index; markers for pad/start/unknown."""
@@ -158,6 +168,7 @@ class TextEncoder:
             "maxlen": self.maxlen,
             "layout": self.layout,
             "buckets": self.buckets,
+            "ngrams": self.ngrams,
             "words": list(self.words),
         }
 
@@ -170,4 +181,5 @@ class TextEncoder:
             maxlen=int(config["maxlen"]),
             layout=config.get("layout", SEQUENCE),
             buckets=int(config.get("buckets", 0)),
+            ngrams=int(config.get("ngrams", 2)),
         )

@@ -20,14 +20,16 @@ class Recipe:
     num_words: int = NUM_WORDS
     maxlen: int = MAXLEN
     layout: str = SEQUENCE
-    buckets: int = 0  # hashed bigram buckets (bag layout)
+    buckets: int = 0  # hashed n-gram buckets (bag layout)
+    ngrams: int = 2  # longest word run hashed (bag layout)
     epochs: int = 5
     batch_size: int = 128
     sentences: bool = False  # also train on the single sentences of the training reviews
 
     def encoder_settings(self) -> dict:
         """Keyword arguments for :class:`model.encoding.TextEncoder` (all but the words)."""
-        return {"num_words": self.num_words, "maxlen": self.maxlen, "layout": self.layout, "buckets": self.buckets}
+        settings = {"num_words": self.num_words, "maxlen": self.maxlen, "layout": self.layout}
+        return settings | ({"buckets": self.buckets, "ngrams": self.ngrams} if self.layout == BAG else {})
 
 
 RECIPES: dict[str, Recipe] = {
@@ -42,6 +44,17 @@ RECIPES: dict[str, Recipe] = {
             maxlen=1500,
             layout=BAG,
             buckets=2**20,
+            epochs=2,
+            batch_size=64,
+        ),
+        Recipe(
+            "nbsvm",
+            "NBSVM: 50,000 words + 2^22 hashed bigrams and trigrams, each weight scaled by its NB ratio → logistic",
+            num_words=50_000,
+            maxlen=2500,
+            layout=BAG,
+            buckets=2**22,
+            ngrams=3,
             epochs=2,
             batch_size=64,
         ),

@@ -112,16 +112,52 @@ class _Progress(keras.callbacks.Callback):
 
 
 def build_model(arch: str, data: EncodedImdb, seed: int = SEED) -> keras.Model:
-    """The named architecture, seeded, sized for the data's encoder."""
+    """The named architecture, seeded, sized for the data's encoder, adapted to the training examples."""
     keras.utils.set_random_seed(seed)
-    return architectures.build(arch, data.encoder)
+    model = architectures.build(arch, data.encoder)
+    architectures.adapt(arch, model, [(data.x_train, data.y_train), (data.x_sentences, data.y_sentences)])
+    return model
 
 
 def training_examples(data: EncodedImdb) -> tuple[np.ndarray, np.ndarray]:
-    """The reviews, plus the sentence examples when the data has them (Keras shuffles them together)."""
+    """The reviews, plus the sentence examples (padded to the reviews' width) when the data has them."""
     if not len(data.y_sentences):
         return data.x_train, data.y_train
-    return np.concatenate([data.x_train, data.x_sentences]), np.concatenate([data.y_train, data.y_sentences])
+    sentences = data.x_sentences
+    if sentences.shape[1] < data.x_train.shape[1]:
+        sentences = np.pad(sentences, ((0, 0), (0, data.x_train.shape[1] - sentences.shape[1])))
+    return np.concatenate([data.x_train, sentences]), np.concatenate([data.y_train, data.y_sentences])
+
+
+class MixedWidthBatches(keras.utils.PyDataset):
+    """Shuffled batches from reviews and from (narrower) sentence rows, each batch of one width.
+
+    A 20-word sentence padded to a review's 2,500 positions would cost as much as a review; kept at
+    its own width it costs a twentieth. Bag models accept any width, so only two shapes are traced.
+    """
+
+    def __init__(self, parts: list[tuple[np.ndarray, np.ndarray]], batch_size: int, seed: int):
+        super().__init__()
+        self.parts = parts
+        self.batch_size = batch_size
+        self.rng = np.random.default_rng(seed)
+        self.on_epoch_end()
+
+    def on_epoch_end(self) -> None:
+        self.orders = [self.rng.permutation(len(y)) for _, y in self.parts]
+        self.batches = [
+            (part, start) for part, (_, y) in enumerate(self.parts) for start in range(0, len(y), self.batch_size)
+        ]
+        self.rng.shuffle(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        part, start = self.batches[index]
+        x, y = self.parts[part]
+        rows = self.orders[part][start : start + self.batch_size]
+        return x[rows], y[rows]
 
 
 def fit(
@@ -135,16 +171,13 @@ def fit(
 ) -> tuple[dict[str, list[float]], bool]:
     """Fit with the test split as validation data; returns (history, cancelled)."""
     progress = _Progress(epochs, on_epoch, should_stop)
-    x, y = training_examples(data)
-    history = model.fit(
-        x,
-        y,
-        epochs=epochs,
-        batch_size=batch_size,
-        validation_data=(data.x_test, data.y_test),
-        callbacks=[progress],
-        verbose=verbose,
-    )
+    common = {"epochs": epochs, "validation_data": (data.x_test, data.y_test), "callbacks": [progress]}
+    if len(data.y_sentences) and data.x_sentences.shape[1] < data.x_train.shape[1]:
+        parts = [(data.x_train, data.y_train), (data.x_sentences, data.y_sentences)]
+        history = model.fit(MixedWidthBatches(parts, batch_size, SEED), verbose=verbose, **common)
+    else:
+        x, y = training_examples(data)
+        history = model.fit(x, y, batch_size=batch_size, verbose=verbose, **common)
     finished = {key: [float(v) for v in values] for key, values in history.history.items()}
     if progress.cancelled:  # the interrupted epoch's figures describe half an epoch: drop them
         finished = {key: values[: progress.completed] for key, values in finished.items()}

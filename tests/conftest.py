@@ -219,3 +219,12 @@ def fasttext_bundle(fasttext_data, tmp_path_factory: pytest.TempPathFactory):
     outcome = train.train(fasttext_data, "fasttext", epochs=3, seed=1)
     _, path = train.save_bundle(outcome, fasttext_data, tmp_path_factory.mktemp("bundles"))
     return bundle.load(path)
+
+
+@pytest.fixture(scope="session")
+def nbsvm_data(imdb_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The generated reviews in the NBSVM recipe's bag layout (with trigrams), with sentence examples."""
+    from model.data import load_imdb
+    from model.recipes import RECIPES
+
+    return load_imdb(imdb_dir, tmp_path_factory.mktemp("cache"), RECIPES["nbsvm"], sentences=True)

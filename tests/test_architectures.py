@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from model import architectures, recipes
@@ -89,3 +90,28 @@ def test_recipes_import_without_tensorflow():
 
     code = "import sys, model.recipes, bot.retrain_args; print('tensorflow' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_nb_ratios_favour_words_of_positive_reviews_and_ignore_padding():
+    """r > 0 for an id seen mostly in positive rows, < 0 for negative ones, 0 for padding."""
+    x = np.array([[5, 7, 0, 0], [5, 0, 0, 0], [6, 7, 0, 0]])
+    y = np.array([1, 1, 0])
+    ratios = architectures.nb_ratios([(x, y), (np.zeros((0, 2), "int32"), np.zeros(0, "int32"))], 10)
+    assert ratios[5] > 0 > ratios[6] and ratios[0] == 0
+    assert abs(ratios[9]) < 0.5  # never seen: only the smoothing and the totals
+
+
+def test_nbsvm_is_adapted_to_the_training_rows(nbsvm_data):
+    """Training sets the NB ratios from the training reviews and sentences, then fits; the bundle serves."""
+    from model import bundle, train
+    from model.predict import Predictor
+
+    outcome = train.train(nbsvm_data, "nbsvm", epochs=2, seed=1)
+    ratios = outcome.model.get_layer("nb_linear").r.numpy()
+    expected = architectures.nb_ratios(
+        [(nbsvm_data.x_train, nbsvm_data.y_train), (nbsvm_data.x_sentences, nbsvm_data.y_sentences)], len(ratios)
+    )
+    np.testing.assert_allclose(ratios, expected, rtol=1e-5)  # not trainable: fitting leaves them alone
+    assert outcome.test_accuracy >= 0.9
+    loaded = bundle.from_bytes(bundle.to_bytes(train.make_bundle(outcome, nbsvm_data)))
+    assert Predictor(loaded).predict(["superb touching film", "dull boring mess"])[0].label == "positive"
