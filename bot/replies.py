@@ -4,7 +4,8 @@ from __future__ import annotations
 
 HELP = (
     "I tell you whether a movie review is positive or negative.\n\n"
-    'Just send me a review as a text message, e.g. "A touching story with superb acting."\n\n'
+    'Just send me a review as a text message, e.g. "A touching story with superb acting." '
+    "Tap Why? under a verdict to see which words decided it.\n\n"
     "Commands:\n"
     "/help – this message\n"
     "/model – the live model: version, architecture, test accuracy, training date\n"
@@ -55,7 +56,7 @@ def verdict(result: dict) -> str:
     if result.get("known") == 0:
         lines.append("None of those words are in my vocabulary, so this is a guess.")
     if result.get("truncated"):
-        lines.append("Your review is long: I read its last 500 words, as in training.")
+        lines.append("Your review is long: my model reads only part of it (as in training), so that part decided.")
     return "\n".join(lines)
 
 

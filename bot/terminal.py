@@ -17,7 +17,7 @@ from model.encoding import tokenize
 from sentibot.errors import SentibotError
 from sentibot.settings import Settings
 from worker import service, training
-from worker.client import score
+from worker.client import explain, score
 
 WHO = "the terminal"
 
@@ -63,7 +63,7 @@ def answer(
         if command in ("/quit", "/exit"):
             return False
         if command in ("/help", "/start"):
-            say(replies.HELP + "\n/quit – leave")
+            say(replies.HELP + "\n/why REVIEW – the words that decided a review's verdict\n/quit – leave")
         elif command == "/model":
             say(replies.model_info(service.live_model(connection)))
         elif command == "/status":
@@ -89,6 +89,11 @@ def answer(
             elif ask(f"Stop training {running['job_id']}? [y/N] ").strip().lower() in ("y", "yes"):
                 training.request_cancel(connection, running["job_id"])
                 say("Cancelling: it stops after the current batch.")
+        elif command == "/why":
+            if not tokenize(rest):
+                say("Type /why followed by a review, and I'll list the words that decided its verdict.")
+            else:
+                say(replies.explanation(explain(connection, rest, settings.score_timeout_s)))
         elif command.startswith("/"):
             say(f"I don't know {command}. Type /help to see what I can do.")
         elif not tokenize(text):

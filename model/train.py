@@ -149,6 +149,11 @@ class MixedWidthBatches(keras.utils.PyDataset):
             (part, start) for part, (_, y) in enumerate(self.parts) for start in range(0, len(y), self.batch_size)
         ]
         self.rng.shuffle(self.batches)
+        # Keras infers the input signature from the first few batches: put one of each width first,
+        # so the signature leaves the width open instead of fixing it to whichever came up first.
+        for position, part in enumerate(range(len(self.parts))):
+            first = next(i for i, (p, _) in enumerate(self.batches) if p == part)
+            self.batches[position], self.batches[first] = self.batches[first], self.batches[position]
 
     def __len__(self) -> int:
         return len(self.batches)

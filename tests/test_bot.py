@@ -100,31 +100,31 @@ def test_a_review_gets_its_verdict(ready, standin):
 
 def test_why_button_lists_the_words_that_decided(ready, standin, connection):
     """Under each verdict a "Why?" button; tapping it lists the words that moved the score, then it goes away."""
-    standin.send_text(102, "a superb and touching film")
+    standin.send_text(121, "a superb and touching film")
     verdict = standin.wait_for(
-        lambda s: [c for c in s.calls(102, "sendMessage") if c.params["text"].startswith("Positive")]
+        lambda s: [c for c in s.calls(121, "sendMessage") if c.params["text"].startswith("Positive")]
     )[-1]
     (button,) = verdict.params["reply_markup"]["inline_keyboard"][0]
     assert button["text"] == "Why?" and button["callback_data"].startswith("why:")
-    standin.press_button(102, verdict.message_id, button["callback_data"])
-    why = standin.wait_text(102, "Why positive")
+    standin.press_button(121, verdict.message_id, button["callback_data"])
+    why = standin.wait_text(121, "Why positive")
     assert "superb" in why or "touching" in why
     assert "towards positive" in why
-    standin.wait_for(lambda s: s.calls(102, "editMessageReplyMarkup"))
-    assert "reply_markup" not in standin.messages[(102, verdict.message_id)]
+    standin.wait_for(lambda s: s.calls(121, "editMessageReplyMarkup"))
+    assert "reply_markup" not in standin.messages[(121, verdict.message_id)]
 
 
 def test_why_after_the_review_expired_says_so(ready, standin, connection):
     """Reviews are kept a day for the button; after that the tap gets a sentence, not silence."""
-    standin.send_text(103, "dull and boring")
+    standin.send_text(122, "dull and boring")
     verdict = standin.wait_for(
-        lambda s: [c for c in s.calls(103, "sendMessage") if c.params["text"].startswith("Negative")]
+        lambda s: [c for c in s.calls(122, "sendMessage") if c.params["text"].startswith("Negative")]
     )[-1]
     data = verdict.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
     assert connection.ttl(f"sentibot:review:{data.split(':', 1)[1]}") > 23 * 3600
     connection.delete(f"sentibot:review:{data.split(':', 1)[1]}")
-    standin.press_button(103, verdict.message_id, data)
-    assert "no longer have that review" in standin.wait_text(103, "no longer")
+    standin.press_button(122, verdict.message_id, data)
+    assert "no longer have that review" in standin.wait_text(122, "no longer")
 
 
 def test_help_and_start_explain_the_bot(stack, standin):

@@ -56,7 +56,7 @@ def test_verdict_text():
     """Confidence is of the chosen label; cut and unknown texts say so."""
     assert replies.verdict({"label": "positive", "score": 0.94}) == "Positive (94%)"
     assert replies.verdict({"label": "negative", "score": 0.1}) == "Negative (90%)"
-    assert "last 500 words" in replies.verdict({"label": "negative", "score": 0.1, "truncated": True})
+    assert "reads only part" in replies.verdict({"label": "negative", "score": 0.1, "truncated": True})
     assert "guess" in replies.verdict({"label": "negative", "score": 0.4, "known": 0})
 
 
@@ -77,6 +77,9 @@ def test_settings_read_and_validate_the_environment(tmp_path):
         Settings.from_env({"SCORE_TIMEOUT": "soon"})
     with pytest.raises(SettingsError, match="PROMOTE_MIN_ACCURACY"):
         Settings.from_env({"PROMOTE_MIN_ACCURACY": "85"})
+    with pytest.raises(SettingsError, match="DEFAULT_ARCH must be one of tutorial"):
+        Settings.from_env({"DEFAULT_ARCH": "bert"})
+    assert Settings.from_env({"DEFAULT_ARCH": "tutorial"}).default_arch == "tutorial"
 
 
 def test_the_bot_modules_do_not_import_tensorflow():
@@ -87,3 +90,17 @@ def test_the_bot_modules_do_not_import_tensorflow():
     code = "import sys, bot.app, bot.handlers; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False False"
+
+
+def test_explanation_text_lists_signed_points_and_handles_no_words():
+    """The Why? reply: strongest words first, in points of P(positive), with their direction."""
+    text = replies.explanation(
+        {
+            "label": "negative",
+            "score": 0.2,
+            "words": [{"word": "dull", "effect": -0.31}, {"word": "fine", "effect": 0.05}],
+        }
+    )
+    assert text.splitlines()[0] == "Why negative (20% positive)? Words that moved the score most:"
+    assert "• dull: -31.0 points towards negative" in text and "• fine: +5.0 points towards positive" in text
+    assert "no single word" in replies.explanation({"label": "positive", "score": 0.5, "words": []})

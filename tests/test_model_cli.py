@@ -19,7 +19,8 @@ def home(tmp_path, monkeypatch):
 
 def test_train_writes_bundle_and_chart_and_ends_with_json(home, imdb_tarball, capsys):
     """--json's last line describes the run; the bundle and the chart exist."""
-    assert main(["train", "--data", str(imdb_tarball), "--epochs", "1", "--batch-size", "64", "--json"]) == 0
+    args = ["train", "--data", str(imdb_tarball), "--arch", "tutorial", "--epochs", "1", "--batch-size", "64"]
+    assert main([*args, "--json"]) == 0
     out = capsys.readouterr().out
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["arch"] == "tutorial" and summary["params"] == 576_305
@@ -33,11 +34,20 @@ def test_train_writes_bundle_and_chart_and_ends_with_json(home, imdb_tarball, ca
 
 
 def test_train_out_dir_and_imdb_data_env(home, imdb_dir, tmp_path, monkeypatch, capsys):
-    """IMDB_DATA is the default data path and --out picks the bundle directory."""
+    """IMDB_DATA is the default data path, DEFAULT_ARCH (nbsvm) the default architecture, --out the directory."""
     monkeypatch.setenv("IMDB_DATA", str(imdb_dir))
     assert main(["train", "--epochs", "1", "--out", str(tmp_path / "out"), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["bundle"].startswith(str(tmp_path / "out"))
+    assert summary["arch"] == "nbsvm" and summary["sentence_examples"] == 0
+
+
+def test_train_with_sentence_examples(home, imdb_dir, capsys):
+    """--sentences adds the training reviews' sentences as examples; the summary counts them."""
+    assert main(["train", "--data", str(imdb_dir), "--arch", "pooled", "--epochs", "1", "--sentences", "--json"]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["sentence_examples"] > 400 and "training sentences" in out
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,9 @@ def test_terminal_chat_scores_and_answers_commands(chat, live_model):
     assert "whole number" in chat("/retrain epochs=many")
     assert chat("/cancel") == "No training is running."
     assert "no words" in chat("...")
+    why = chat("/why a brilliant superb film")
+    assert why.startswith("Why positive") and ("brilliant" in why or "superb" in why)
+    assert "followed by a review" in chat("/why")
 
 
 def run_up(home: Path, typed: str, **extra: str) -> subprocess.CompletedProcess:

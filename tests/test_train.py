@@ -98,3 +98,18 @@ def test_bundles_hold_weights_not_optimizer_state(trained, tiny_data):
     size = len(bundle.to_bytes(train.make_bundle(trained, tiny_data)))
     weights = trained.model.count_params() * 4
     assert weights < size < 1.5 * weights
+
+
+def test_mixed_width_batches_cover_every_example_once_per_epoch():
+    """Reviews and sentences keep their own widths; each epoch visits every row once, widths first."""
+    import numpy as np
+
+    reviews = (np.arange(50 * 6).reshape(50, 6) + 1, np.zeros(50, "int32"))
+    sentences = (np.arange(30 * 2).reshape(30, 2) + 1000, np.ones(30, "int32"))
+    batches = train.MixedWidthBatches([reviews, sentences], batch_size=8, seed=3)
+    for _ in range(2):
+        shapes = [batches[i][0].shape[1] for i in range(len(batches))]
+        assert shapes[:2] == [6, 2] and sorted(set(shapes)) == [2, 6]
+        rows = np.concatenate([batches[i][0][:, 0] for i in range(len(batches))])
+        assert sorted(rows) == sorted(list(reviews[0][:, 0]) + list(sentences[0][:, 0]))
+        batches.on_epoch_end()
