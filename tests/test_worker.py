@@ -146,6 +146,27 @@ def test_registry_lists_promotes_and_rolls_back(connection, bundle_path, tmp_pat
         registry.promote("nope")
 
 
+def test_registry_keeps_the_bytes_of_recent_live_and_rollback_versions_only(connection, bundle_path, tmp_path):
+    """Bundles are megabytes: past the newest KEEP_BUNDLES, only live and rollback targets keep their bytes."""
+    from worker.registry import KEEP_BUNDLES
+
+    registry = ModelRegistry(connection)
+    oldest = registry.add(bundle_path.read_bytes(), promote=True)["version"]
+    rollback_target = registry.add(second_version(bundle_path, tmp_path), promote=True)["version"]
+    live = registry.add(second_version(bundle_path, tmp_path), promote=True)["version"]
+    middle = [registry.add(second_version(bundle_path, tmp_path))["version"] for _ in range(KEEP_BUNDLES + 1)]
+    records = {r["version"]: r for r in registry.versions()}
+    assert len(records) == KEEP_BUNDLES + 4  # every record stays listed
+    assert records[middle[0]].get("pruned") and not records[middle[1]].get("pruned")
+    for kept in (oldest, rollback_target, live):  # live, and both rollback targets
+        assert not records[kept].get("pruned") and registry.bundle_bytes(kept)
+    with pytest.raises(NotFound, match="pruned"):
+        registry.bundle_bytes(middle[0])
+    with pytest.raises(NotFound, match="pruned"):
+        registry.promote(middle[0])
+    assert registry.rollback() == rollback_target and registry.rollback() == oldest
+
+
 def test_registry_refuses_a_damaged_bundle(connection, bundle_path):
     """A truncated bundle is not stored at all."""
     from model.errors import BundleCorrupt

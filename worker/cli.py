@@ -61,6 +61,7 @@ def _row(record: dict) -> str:
     accuracy = record.get("test_accuracy")
     flag = "*" if record.get("live") else " "
     error = f"  BROKEN: {record['error']}" if record.get("error") else ""
+    error += "  (bundle pruned)" if record.get("pruned") else ""
     acc = f"{accuracy:.4f}" if accuracy is not None else "  -   "
     return f"{flag} {record['version']:<24} {record.get('arch', '?'):<10} {acc}  {record.get('created_at', '')}{error}"
 

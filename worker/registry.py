@@ -4,6 +4,9 @@ Workers on any machine read bundles from here, so no shared disk is needed. Prom
 only moves the pointer; each worker notices on its next job and swaps models (see model_cache).
 Keys (all under ``sentibot:model:``): ``bundle:<v>`` bytes, ``meta:<v>`` JSON, ``versions`` sorted
 set by creation time, ``current`` the live version, ``previous`` a stack for rollback.
+
+Bundles are 2–40 MB, so only the newest KEEP_BUNDLES, the live one and the rollback stack keep their
+bytes; older versions keep their record (marked ``pruned``) so `sentibot model list` still shows them.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ PREFIX = "sentibot:model:"
 CURRENT = PREFIX + "current"
 PREVIOUS = PREFIX + "previous"
 VERSIONS = PREFIX + "versions"
+KEEP_BUNDLES = 5  # newest bundles kept besides the live one and the rollback stack
+ROLLBACK_DEPTH = 5  # rollbacks possible in a row
 
 
 def _bundle_key(version: str) -> str:
@@ -57,7 +62,24 @@ class ModelRegistry:
             pipe.execute()
         if promote:
             self.promote(version)
+        self.prune()
         return record
+
+    def prune(self, keep: int = KEEP_BUNDLES) -> list[str]:
+        """Drop the bytes of versions that are neither among the newest ``keep``, live, nor rollback targets."""
+        names = [v.decode() for v in self.connection.zrevrange(VERSIONS, 0, -1)]
+        protected = set(names[:keep]) | {self.current()} | {v.decode() for v in self.connection.lrange(PREVIOUS, 0, -1)}
+        pruned = []
+        for name in names[keep:]:
+            if name in protected or not self.connection.exists(_bundle_key(name)):
+                continue
+            record = self.meta(name)
+            with self.connection.pipeline() as pipe:
+                pipe.delete(_bundle_key(name))
+                pipe.set(_meta_key(name), json.dumps({**record, "pruned": True}))
+                pipe.execute()
+            pruned.append(name)
+        return pruned
 
     def meta(self, version: str) -> dict:
         """One version's record; raises NotFound for an unknown version."""
@@ -87,6 +109,8 @@ class ModelRegistry:
         """The stored bundle, checked against the sha256 recorded when it was added."""
         data = self.connection.get(_bundle_key(version))
         if data is None:
+            if self.connection.exists(_meta_key(version)) and self.meta(version).get("pruned"):
+                raise NotFound(f"Model {version}'s bundle was pruned (only the newest {KEEP_BUNDLES} are kept).")
             raise NotFound(f"No model version {version!r} in the registry.")
         if hashlib.sha256(data).hexdigest() != self.meta(version)["sha256"]:
             raise BundleCorrupt(f"Model {version} is damaged in the registry (checksum mismatch).")
@@ -97,10 +121,13 @@ class ModelRegistry:
         record = self.meta(version)
         if record.get("error"):
             raise BundleCorrupt(f"Model {version} cannot go live: {record['error']}")
+        if record.get("pruned"):
+            raise NotFound(f"Model {version} cannot go live: its bundle was pruned; add it again from a file.")
         previous = self.current()
         with self.connection.pipeline() as pipe:
             if previous and previous != version:
                 pipe.rpush(PREVIOUS, previous)
+                pipe.ltrim(PREVIOUS, -ROLLBACK_DEPTH, -1)
             pipe.set(CURRENT, version)
             pipe.execute()
 
