@@ -21,7 +21,7 @@ HIDDEN = 16  # tutorial: units in each hidden Dense layer
 POOLED_EMBED_DIM = 64  # pooled: word vector size (order-free, so a wider vector is affordable)
 FASTTEXT_DIM = 8  # fasttext: 1M+ rows, so a narrow vector keeps the bundle near 35 MB
 FASTTEXT_LEARNING_RATE = 0.01  # a linear bag model converges in 2 epochs at this rate, not at 1e-3
-NB_L2 = 1e-4  # nbsvm: pull on w towards plain Naive Bayes (chosen on held-out training reviews, not test)
+NB_L2 = 1e-4  # nbsvm: L2 pull of w towards zero (chosen on held-out training reviews, not on test)
 NB_ALPHA = 1.0  # nbsvm: add-one smoothing of the feature counts behind the log-count ratios
 NB_LEARNING_RATE = 0.005
 GLOVE_FILTERS = 64  # glove: width-3 convolution filters (phrases like "not at all")
@@ -55,8 +55,9 @@ class NBLinear(layers.Layer):
     """Σ over a row's features of w_f · r_f: logistic regression on Naive-Bayes-scaled binary features.
 
     Wang & Manning's NBSVM (2012) as a layer. r_f, the log-count ratio of feature f between positive
-    and negative training reviews, is set once by :func:`adapt` and saved with the weights; w starts
-    at zero under an L2 pull, so training starts from Naive Bayes and learns corrections to it.
+    and negative training reviews, is set once by :func:`adapt` and saved with the weights (not
+    trained). w starts at zero under an L2 pull: the gradient on w_f is proportional to r_f, so
+    strongly one-sided words and phrases move first and rare, balanced ones stay near zero.
     """
 
     def __init__(self, input_dim: int, l2: float = NB_L2, **kwargs):

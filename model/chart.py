@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")  # headless: workers have no display
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 
 def history_chart(history: dict[str, list[float]], title: str = "") -> bytes:
@@ -20,6 +21,7 @@ def history_chart(history: dict[str, list[float]], title: str = "") -> bytes:
         axis.plot(epochs, history.get(f"val_{metric}", []), "s--", label=f"Validation {metric}")
         axis.set_title(f"Training and validation {metric}")
         axis.set_xlabel("Epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "epoch 1.5" with 2 epochs
         axis.set_ylabel(metric.capitalize())
         axis.grid(alpha=0.3)
         axis.legend()
