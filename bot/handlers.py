@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import redis
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction, ChatType
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot import replies
@@ -116,19 +117,23 @@ async def why_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     """The "Why?" button under a verdict: the words that pushed it up or down."""
     query = update.callback_query
     await query.answer()
+    chat_id = update.effective_chat.id
     key = (query.data or "").partition(":")[2]
     d = deps(context)
     try:
         text = await asyncio.to_thread(kept_review, d.connection, key)
         if text is None:
-            await query.message.reply_text(replies.WHY_EXPIRED)
+            await context.bot.send_message(chat_id, replies.WHY_EXPIRED)
             return
         result = await asyncio.to_thread(explain, d.connection, text, d.settings.score_timeout_s)
     except SentibotError as exc:
-        await query.message.reply_text(f"I couldn't explain that verdict: {sentence_for(exc)}")
+        await context.bot.send_message(chat_id, f"I couldn't explain that verdict: {sentence_for(exc)}")
         return
-    await query.message.reply_text(replies.explanation(result))
-    await query.edit_message_reply_markup(reply_markup=None)  # answered: the button has done its job
+    await context.bot.send_message(chat_id, replies.explanation(result))
+    try:
+        await query.edit_message_reply_markup(reply_markup=None)  # answered: the button has done its job
+    except TelegramError as exc:  # too old to edit, or already edited by a double tap: nothing lost
+        log.info("Why? button not removed: %s", exc)
 
 
 async def model_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
