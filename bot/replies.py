@@ -90,8 +90,8 @@ def training_done(result: dict) -> str:
         return "\n".join(["Training cancelled: " + result.get("reason", ""), *lines])
     accuracy = result.get("test_accuracy")
     head = f"Training finished: test accuracy {accuracy:.2%} ({result.get('arch')}, {result.get('version')})"
-    outcome = "The new model is live." if status == "promoted" else "The new model was stored but NOT put live"
-    return "\n".join([head, *lines, f"{outcome}: {result.get('reason', '')}"])
+    outcome = "The new model is live" if status == "promoted" else "The new model was stored but NOT put live"
+    return "\n".join([head, *lines, f"{outcome}: {result.get('reason', '')}."])
 
 
 def model_info(meta: dict | None) -> str:

@@ -104,3 +104,14 @@ def test_explanation_text_lists_signed_points_and_handles_no_words():
     assert text.splitlines()[0] == "Why negative (20% positive)? Words that moved the score most:"
     assert "• dull: -31.0 points towards negative" in text and "• fine: +5.0 points towards positive" in text
     assert "no single word" in replies.explanation({"label": "positive", "score": 0.5, "words": []})
+
+
+def test_training_report_says_whether_it_went_live_and_why():
+    """One sentence on the gate's verdict after the epoch lines."""
+    epoch = {"epoch": 1, "epochs": 1, "accuracy": 0.9, "val_accuracy": 0.88, "loss": 0.3, "val_loss": 0.35, "seconds": 9}
+    result = {"status": "promoted", "test_accuracy": 0.9172, "arch": "nbsvm", "version": "v1", "epochs": [epoch]}
+    text = replies.training_done({**result, "reason": "first model: it passed the threshold"})
+    assert text.startswith("Training finished: test accuracy 91.72% (nbsvm, v1)")
+    assert text.endswith("The new model is live: first model: it passed the threshold.")
+    stored = replies.training_done({**result, "status": "stored", "reason": "test accuracy 70.00% is below the 80%"})
+    assert stored.endswith("NOT put live: test accuracy 70.00% is below the 80%.")
