@@ -108,7 +108,8 @@ def test_explanation_text_lists_signed_points_and_handles_no_words():
 
 def test_training_report_says_whether_it_went_live_and_why():
     """One sentence on the gate's verdict after the epoch lines."""
-    epoch = {"epoch": 1, "epochs": 1, "accuracy": 0.9, "val_accuracy": 0.88, "loss": 0.3, "val_loss": 0.35, "seconds": 9}
+    figures = {"accuracy": 0.9, "val_accuracy": 0.88, "loss": 0.3, "val_loss": 0.35, "seconds": 9.0}
+    epoch = {"epoch": 1, "epochs": 1, **figures}
     result = {"status": "promoted", "test_accuracy": 0.9172, "arch": "nbsvm", "version": "v1", "epochs": [epoch]}
     text = replies.training_done({**result, "reason": "first model: it passed the threshold"})
     assert text.startswith("Training finished: test accuracy 91.72% (nbsvm, v1)")
