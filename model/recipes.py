@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from model.encoding import BAG, MAXLEN, NUM_WORDS, SEQUENCE
+from model.errors import UnknownArchitecture
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class Recipe:
         return settings | ({"buckets": self.buckets, "ngrams": self.ngrams} if self.layout == BAG else {})
 
 
+# What the two bag models share: a wider vocabulary, short training with small batches.
+_BAG_MODEL = {"num_words": 50_000, "layout": BAG, "epochs": 2, "batch_size": 64}
+
 RECIPES: dict[str, Recipe] = {
     recipe.name: recipe
     for recipe in (
@@ -40,23 +44,17 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "fasttext",
             "fastText-style: 50,000 words + 2^20 hashed bigrams → Embedding(·, 8) → average → Dense(1)",
-            num_words=50_000,
             maxlen=1500,
-            layout=BAG,
             buckets=2**20,
-            epochs=2,
-            batch_size=64,
+            **_BAG_MODEL,
         ),
         Recipe(
             "nbsvm",
             "NBSVM: 50,000 words + 2^22 hashed bigrams and trigrams, each weight scaled by its NB ratio → logistic",
-            num_words=50_000,
             maxlen=2500,
-            layout=BAG,
             buckets=2**22,
             ngrams=3,
-            epochs=2,
-            batch_size=64,
+            **_BAG_MODEL,
         ),
         Recipe(
             "glove",
@@ -74,8 +72,6 @@ ARCHITECTURE_NAMES = tuple(RECIPES)
 
 def recipe(name: str) -> Recipe:
     """The recipe registered under ``name``; raises UnknownArchitecture otherwise."""
-    from model.errors import UnknownArchitecture
-
     if name not in RECIPES:
         raise UnknownArchitecture(f"Unknown architecture {name!r}; choose one of: {', '.join(ARCHITECTURE_NAMES)}.")
     return RECIPES[name]

@@ -58,17 +58,22 @@ def failure_reason(exc_string: str | None) -> str:
     return f"It failed with {kind}; the worker's log has the details."
 
 
-def submit_review(connection: redis.Redis, text: str, chat_id: int | None = None, user_id: int | None = None) -> Job:
-    """Put one review on the score queue (one retry: a review whose worker died is scored again)."""
+def _enqueue_fast(connection: redis.Redis, job_name: str, **kwargs: object) -> Job:
+    """A job on the score queue, with one retry: one whose worker died is run again by another."""
     with reachable(connection):
         return get_queue(connection, SCORE).enqueue(
-            SCORE_JOB,
-            kwargs={"text": text, "chat_id": chat_id, "user_id": user_id},
+            job_name,
+            kwargs=kwargs,
             job_timeout=SCORE_TIMEOUT_S,
             result_ttl=SCORE_RESULT_TTL_S,
             failure_ttl=FAILURE_TTL_S,
             retry=Retry(max=1),
         )
+
+
+def submit_review(connection: redis.Redis, text: str, chat_id: int | None = None, user_id: int | None = None) -> Job:
+    """Put one review on the score queue."""
+    return _enqueue_fast(connection, SCORE_JOB, text=text, chat_id=chat_id, user_id=user_id)
 
 
 def wait_result(job: Job, timeout_s: float) -> dict:
@@ -116,13 +121,4 @@ def kept_review(connection: redis.Redis, key: str) -> str | None:
 
 def explain(connection: redis.Redis, text: str, timeout_s: float = 8) -> dict:
     """Ask a worker which words moved the live model's verdict on ``text``."""
-    with reachable(connection):
-        job = get_queue(connection, SCORE).enqueue(
-            EXPLAIN_JOB,
-            kwargs={"text": text},
-            job_timeout=SCORE_TIMEOUT_S,
-            result_ttl=SCORE_RESULT_TTL_S,
-            failure_ttl=FAILURE_TTL_S,
-            retry=Retry(max=1),
-        )
-    return wait_result(job, timeout_s)
+    return wait_result(_enqueue_fast(connection, EXPLAIN_JOB, text=text), timeout_s)
