@@ -83,8 +83,12 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
     args = parser.parse_args()
     settings = Settings.from_env()
+    specs = args.arch or ARCHITECTURE_NAMES
+    unknown = [spec for spec in specs if parse_variant(spec)[0] not in ARCHITECTURE_NAMES]
+    if unknown:
+        parser.error(f"unknown architecture {unknown[0]!r}; choose from {', '.join(ARCHITECTURE_NAMES)}")
     rows = []
-    for spec in args.arch or ARCHITECTURE_NAMES:
+    for spec in specs:
         row = measure(spec, args.data, settings.cache_dir)
         print(json.dumps(row), flush=True)
         rows.append(row)

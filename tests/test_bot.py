@@ -170,6 +170,7 @@ def test_non_admin_cannot_retrain_and_nothing_is_queued(stack, standin, connecti
         ("arch=gpt", "Unknown architecture"),
         ("speed=9", "Unknown setting"),
         ("epochs", "key=value"),
+        ("sentences=maybe", "yes or no"),
     ],
 )
 def test_bad_retrain_arguments_are_explained(stack, standin, connection, args, message):

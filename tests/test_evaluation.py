@@ -34,3 +34,21 @@ def test_accuracy_and_latency_on_a_trained_model(predictor):
     assert 0.0 <= share <= 1.0
     assert accuracy(predictor, [e for e in examples if e.text == "Wonderful."]) in (0.0, 1.0)
     assert latency_ms(predictor, ["great film"], repeats=5) > 0
+
+
+def test_compare_models_refuses_an_unknown_architecture_before_training():
+    """The bench names the bad argument and the valid ones, and exits without loading any data."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "bench" / "compare_models.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--arch", "bert+sentences", "--data", "/nonexistent"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "unknown architecture 'bert+sentences'" in done.stderr and "nbsvm" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -83,6 +83,20 @@ def test_no_model_yet_fails_with_a_clear_sentence(connection, worker_settings):
         wait_result(job, timeout_s=2)
 
 
+def test_explaining_without_a_live_model_is_a_sentence(connection, worker_settings):
+    """A Why? tap before any model is live fails with the same sentence as scoring, not a traceback."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from worker.client import explain
+
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(explain, connection, "fine", 5)
+        wait_for(lambda: connection.llen("rq:queue:score"), 5)
+        run_burst(connection)
+        with pytest.raises(JobFailed, match="No model is live yet"):
+            answer.result()
+
+
 def test_no_worker_means_a_timeout_not_silence(connection, live_model):
     """Nobody consuming the queue: the wait ends with ScoringTimeout."""
     job = submit_review(connection, "anyone there?")
