@@ -3,7 +3,7 @@
     python bench/compare_models.py [--data PATH] [--arch NAME[+sentences] ...] [--json FILE]
 
 Prints one row per architecture: parameters, bundle size, seconds to encode the data (cached after
-the first run) and to fit, IMDB test accuracy, accuracy on bench/data/short_reviews.tsv, and the
+the first run) and to fit, IMDB test accuracy, accuracy on model/short_reviews.tsv, and the
 median time to score one review. `NAME+sentences` / `NAME-sentences` overrides the recipe's
 sentence-examples switch. Nothing here is tuned on the test split: the recipes are fixed beforehand.
 """
@@ -40,18 +40,17 @@ def measure(spec: str, data_path: str, cache_dir: Path) -> dict:
     from model.predict import Predictor
 
     name, sentences = parse_variant(spec)
-    recipe = recipes.recipe(name)
-    sentences = recipe.sentences if sentences is None else sentences
+    plan = recipes.plan(name, sentences=sentences)
     started = time.perf_counter()
-    data = load_imdb(data_path, cache_dir, recipe, sentences)
+    data = load_imdb(data_path, cache_dir, recipes.recipe(name), plan.sentences)
     encode_s = time.perf_counter() - started
-    outcome = train.train(data, name, verbose=0)
+    outcome = train.train(data, name, plan.epochs, plan.batch_size, verbose=0)
     made = train.make_bundle(outcome, data)
     size_mb = len(bundle.to_bytes(made)) / 1e6
     predictor = Predictor(made)
     short = load_short_reviews()
     return {
-        "arch": name + ("+sentences" if sentences else ""),
+        "arch": name + ("+sentences" if plan.sentences else ""),
         "params": outcome.params,
         "bundle MB": round(size_mb, 1),
         "encode s": round(encode_s, 1),

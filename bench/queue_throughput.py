@@ -22,7 +22,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import RedisServer, stop_process, wait_for  # noqa: E402
+from sentibot.processes import stop as stop_process  # noqa: E402
+from sentibot.processes import wait_for  # noqa: E402
+from sentibot.redis_server import RedisServer  # noqa: E402
 
 SHARED_DATA = ROOT.parent / "shared" / "datasets" / "aclImdb_v1_labeled.tar.gz"
 SAMPLE = [

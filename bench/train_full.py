@@ -36,20 +36,27 @@ def main() -> None:
 
     times: dict[str, float] = {}
     started = time.perf_counter()
-    recipe = recipes.recipe(args.arch)
-    epochs = args.epochs or recipe.epochs
-    data = load_imdb(args.data, settings.cache_dir, recipe, recipe.sentences)
+    plan = recipes.plan(args.arch, args.epochs)
+    data = load_imdb(args.data, settings.cache_dir, recipes.recipe(args.arch), plan.sentences)
     times["load_encode"] = time.perf_counter() - started
     mark = time.perf_counter()
     model = train.build_model(args.arch, data)
-    history, _ = train.fit(model, data, epochs, recipe.batch_size, verbose=2)
+    history, _ = train.fit(model, data, plan.epochs, plan.batch_size, verbose=2)
     times["fit"] = time.perf_counter() - mark
     mark = time.perf_counter()
     loss, accuracy = train.evaluate(model, data)
     times["evaluate"] = time.perf_counter() - mark
     mark = time.perf_counter()
     outcome = train.TrainOutcome(
-        model, args.arch, epochs, recipe.batch_size, train.SEED, history, False, test_accuracy=accuracy, test_loss=loss
+        model,
+        args.arch,
+        plan.epochs,
+        plan.batch_size,
+        train.SEED,
+        history,
+        False,
+        test_accuracy=accuracy,
+        test_loss=loss,
     )
     with tempfile.TemporaryDirectory() as tmp:
         train.save_bundle(outcome, data, Path(tmp))

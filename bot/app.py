@@ -36,11 +36,16 @@ class RedactToken(logging.Filter):
         return True
 
 
-def install_redaction(token: str) -> None:
-    """Attach the token filter to every root handler."""
+def install_redaction(token: str, level: str = "INFO") -> None:
+    """Attach the token filter to every root handler.
+
+    httpx logs every request URL (token included) at INFO: one line per poll, so it is kept to
+    warnings unless LOG_LEVEL is DEBUG; the filter redacts the token either way.
+    """
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactToken(token))
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if level != "DEBUG":
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 async def post_init(application: Application) -> None:
@@ -81,5 +86,5 @@ def build_application(settings: Settings) -> Application:
 
 def run(settings: Settings) -> None:
     """Poll Telegram until stopped."""
-    install_redaction(settings.telegram_token)
+    install_redaction(settings.telegram_token, settings.log_level)
     build_application(settings).run_polling(allowed_updates=Update.ALL_TYPES)

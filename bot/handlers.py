@@ -1,4 +1,4 @@
-"""One async function per thing a person can do; blocking Redis/RQ calls run in threads.
+"""One async function per thing a person can do; blocking calls into worker.client run in threads.
 
 Each handler reads ``update.effective_message`` and answers with a sentence from bot/replies.py.
 Errors from the queue side (Redis down, timeout, job failed) are SentibotErrors: their message
@@ -24,8 +24,7 @@ from bot.retrain_args import BadRetrainArguments, parse_retrain_args
 from model.encoding import tokenize
 from sentibot.errors import SentibotError
 from sentibot.settings import Settings
-from worker import service, training
-from worker.client import explain, keep_review, kept_review, submit_review, wait_result
+from worker import client
 from worker.errors import NotFound, TrainingBusy
 
 log = logging.getLogger(__name__)
@@ -99,14 +98,14 @@ async def score_review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     await message.reply_chat_action(ChatAction.TYPING)
     try:
-        job = await asyncio.to_thread(submit_review, d.connection, text, message.chat_id, user_id)
-        result = await asyncio.to_thread(wait_result, job, d.settings.score_timeout_s)
+        job = await asyncio.to_thread(client.submit_review, d.connection, text, message.chat_id, user_id)
+        result = await asyncio.to_thread(client.wait_result, job, d.settings.score_timeout_s)
     except SentibotError as exc:
         await message.reply_text(f"I couldn't score that: {sentence_for(exc)}")
         return
     why = None
     try:
-        await asyncio.to_thread(keep_review, d.connection, job.id, text)
+        await asyncio.to_thread(client.keep_review, d.connection, job.id, text)
         why = InlineKeyboardMarkup([[InlineKeyboardButton("Why?", callback_data=f"why:{job.id}")]])
     except SentibotError:
         log.info("review not kept for a Why? button: Redis went away after scoring")
@@ -121,11 +120,11 @@ async def why_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     key = (query.data or "").partition(":")[2]
     d = deps(context)
     try:
-        text = await asyncio.to_thread(kept_review, d.connection, key)
+        text = await asyncio.to_thread(client.kept_review, d.connection, key)
         if text is None:
             await context.bot.send_message(chat_id, replies.WHY_EXPIRED)
             return
-        result = await asyncio.to_thread(explain, d.connection, text, d.settings.score_timeout_s)
+        result = await asyncio.to_thread(client.explain, d.connection, text, d.settings.score_timeout_s)
     except SentibotError as exc:
         await context.bot.send_message(chat_id, f"I couldn't explain that verdict: {sentence_for(exc)}")
         return
@@ -138,13 +137,13 @@ async def why_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 async def model_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Shows the live model's version, architecture, accuracy and date."""
-    meta = await asyncio.to_thread(service.live_model, deps(context).connection)
+    meta = await asyncio.to_thread(client.live_model, deps(context).connection)
     await update.effective_message.reply_text(replies.model_info(meta))
 
 
 async def status_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Shows queue lengths, live workers and training progress."""
-    figures = await asyncio.to_thread(service.service_status, deps(context).connection)
+    figures = await asyncio.to_thread(client.service_status, deps(context).connection)
     await update.effective_message.reply_text(replies.status(*figures))
 
 
@@ -156,7 +155,7 @@ async def retrain(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     d = deps(context)
     try:
-        request = parse_retrain_args(context.args or [], d.settings.default_arch)
+        plan = parse_retrain_args(context.args or [], d.settings.default_arch)
     except BadRetrainArguments as exc:
         await message.reply_text(str(exc))
         return
@@ -164,55 +163,46 @@ async def retrain(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     who = f"{user.full_name} (id {user.id})"
     try:
         job_id = await asyncio.to_thread(
-            training.start,
-            d.connection,
-            request.arch,
-            request.epochs,
-            request.batch_size,
-            who,
-            message.chat_id,
-            d.settings.train_timeout_s,
-            request.sentences,
+            client.start_training, d.connection, plan, who, message.chat_id, d.settings.train_timeout_s
         )
     except TrainingBusy as exc:
         await message.reply_text(str(exc) + " Use /cancel to stop it.")
         return
-    await message.reply_text(replies.training_queued(job_id, request))
-    progress = await message.reply_text(replies.progress(job_id, [], request.epochs, "waiting for a worker"))
+    await message.reply_text(replies.training_queued(job_id, plan))
+    progress = await message.reply_text(replies.progress(job_id, [], plan.epochs, "waiting for a worker"))
     context.job_queue.run_repeating(
         watch_training,
         interval=WATCH_INTERVAL_S,
         first=WATCH_INTERVAL_S,
         name=job_id,
         chat_id=message.chat_id,
-        data={"job_id": job_id, "message_id": progress.message_id, "epochs": request.epochs, "shown": ""},
+        data={"watch": client.TrainingWatch(job_id), "message_id": progress.message_id, "epochs": plan.epochs},
     )
 
 
 async def watch_training(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Edits the progress message after each epoch; reports the end with the table and chart."""
+    """Edits the progress message when the training moves; reports the end with the table and chart."""
     job = context.job
     data = job.data
     try:
-        state = await asyncio.to_thread(service.training_state, deps(context).connection, data["job_id"])
+        snapshot = await asyncio.to_thread(data["watch"].look, deps(context).connection)
     except SentibotError:
         return  # Redis briefly away: try again on the next tick
-    meta = state.get("meta") or {}
-    text = replies.progress(data["job_id"], meta.get("epochs", []), data["epochs"], meta.get("stage", ""))
-    if text != data["shown"]:
-        data["shown"] = text
+    if snapshot is None:
+        return  # nothing new since the last tick
+    text = replies.progress(snapshot.job_id, snapshot.epochs, data["epochs"], snapshot.stage)
+    try:
         await context.bot.edit_message_text(text, chat_id=job.chat_id, message_id=data["message_id"])
-    if state["state"] == "running":
+    except TelegramError as exc:  # unchanged text or an old message: the next change edits again
+        log.info("progress message not edited: %s", exc)
+    if not snapshot.ended:
         return
     job.schedule_removal()
-    if state["state"] == "finished":
-        await context.bot.send_message(job.chat_id, replies.training_done(state["result"]))
-        if state["chart"]:
-            await context.bot.send_photo(job.chat_id, photo=state["chart"], caption="Accuracy and loss per epoch")
-    elif state["state"] == "failed":
-        await context.bot.send_message(job.chat_id, f"Training {data['job_id']} failed: {state['reason']}")
-    else:
-        await context.bot.send_message(job.chat_id, f"Training {data['job_id']} was cancelled before it started.")
+    await context.bot.send_message(
+        job.chat_id, replies.training_ended(snapshot.job_id, snapshot.state, snapshot.result, snapshot.reason)
+    )
+    if snapshot.chart:
+        await context.bot.send_photo(job.chat_id, photo=snapshot.chart, caption="Accuracy and loss per epoch")
 
 
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -221,7 +211,7 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not is_admin(update, context):
         await message.reply_text("Sorry, only the bot's admins can cancel a training.")
         return
-    running = await asyncio.to_thread(training.running, deps(context).connection)
+    running = await asyncio.to_thread(client.running_training, deps(context).connection)
     if running is None:
         await message.reply_text("No training is running.")
         return
@@ -235,7 +225,7 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         ]
     )
     await message.reply_text(
-        f"Stop training {job_id} by {running['requested_by']} ({training.describe_progress(running)})?",
+        f"Stop training {job_id} by {running['requested_by']} ({running['summary']})?",
         reply_markup=buttons,
     )
 
@@ -252,7 +242,7 @@ async def cancel_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await query.edit_message_text("OK, the training goes on.")
         return
     try:
-        await asyncio.to_thread(training.request_cancel, deps(context).connection, job_id)
+        await asyncio.to_thread(client.cancel_training, deps(context).connection, job_id)
     except NotFound:
         await query.edit_message_text("That training is no longer running.")
         return

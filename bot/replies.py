@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from model.recipes import TrainingPlan
+
 HELP = (
     "I tell you whether a movie review is positive or negative.\n\n"
     'Just send me a review as a text message, e.g. "A touching story with superb acting." '
@@ -42,10 +47,10 @@ def explanation(result: dict) -> str:
     return "\n".join(lines)
 
 
-def training_queued(job_id: str, request) -> str:
+def training_queued(job_id: str, plan: TrainingPlan) -> str:
     """What was queued, with every setting spelled out (defaults come from the architecture)."""
-    extra = ", plus single-sentence examples" if request.sentences else ""
-    return f"Training queued as {job_id}: {request.arch}, {request.epochs} epochs, batch {request.batch_size}{extra}."
+    extra = ", plus single-sentence examples" if plan.sentences else ""
+    return f"Training queued as {job_id}: {plan.arch}, {plan.epochs} epochs, batch {plan.batch_size}{extra}."
 
 
 def verdict(result: dict) -> str:
@@ -82,6 +87,17 @@ def progress(job_id: str, epochs: list[dict], total: int, stage: str = "") -> st
     return "\n".join([head, *[epoch_line(e) for e in epochs]])
 
 
+def training_ended(job_id: str, state: str, result: dict | None, reason: str = "") -> str:
+    """The last word on a training: the report, why it failed, or that it never started."""
+    if state == "finished" and result is not None:
+        return training_done(result)
+    if state == "failed":
+        return f"Training {job_id} failed: {reason}"
+    if state == "missing":
+        return f"Training {job_id} is no longer known to the queue (its record expired)."
+    return f"Training {job_id} was cancelled before it started."
+
+
 def training_done(result: dict) -> str:
     """The final report: the epoch table, test accuracy and whether the model went live."""
     status = result.get("status")
@@ -107,16 +123,14 @@ def model_info(meta: dict | None) -> str:
 
 
 def status(score_waiting: int, train_waiting: int, workers: int, training: dict | None) -> str:
-    """/status's answer."""
-    from worker.training import describe_progress
-
+    """/status's answer; ``training`` is the running training's record (job_id, requested_by, summary)."""
     lines = [
         f"Reviews waiting: {score_waiting}",
         f"Trainings waiting: {train_waiting}",
         f"Workers alive: {workers}",
     ]
     if training:
-        lines.append(f"Training {training['job_id']} by {training['requested_by']}: {describe_progress(training)}")
+        lines.append(f"Training {training['job_id']} by {training['requested_by']}: {training['summary']}")
     else:
         lines.append("No training in progress.")
     return "\n".join(lines)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from model.recipes import ARCHITECTURE_NAMES, recipe
+from model.recipes import ARCHITECTURE_NAMES, TrainingPlan, plan
 from sentibot.errors import SentibotError
 
 LIMITS = {"epochs": (1, 50), "batch_size": (8, 4096)}
@@ -15,16 +13,6 @@ USAGE = "Use /retrain [arch=NAME] [epochs=N] [batch_size=N] [sentences=yes|no]."
 
 class BadRetrainArguments(SentibotError):
     """The message says exactly which argument is wrong and what is allowed."""
-
-
-@dataclass(frozen=True)
-class RetrainRequest:
-    """A validated training request; what is not given comes from the architecture's recipe."""
-
-    arch: str
-    epochs: int
-    batch_size: int
-    sentences: bool
 
 
 def _number(key: str, raw: str) -> int:
@@ -46,8 +34,8 @@ def _switch(key: str, raw: str) -> bool:
     raise BadRetrainArguments(f"{key} must be yes or no, not {raw!r}.")
 
 
-def parse_retrain_args(args: list[str], default_arch: str = "tutorial") -> RetrainRequest:
-    """`["epochs=3", "arch=tutorial"]` → RetrainRequest; raises BadRetrainArguments."""
+def parse_retrain_args(args: list[str], default_arch: str = "tutorial") -> TrainingPlan:
+    """`["epochs=3", "arch=tutorial"]` → TrainingPlan, recipe defaults filled in; raises BadRetrainArguments."""
     values: dict[str, int | str | bool] = {}
     for arg in args:
         key, sep, raw = arg.partition("=")
@@ -68,10 +56,9 @@ def parse_retrain_args(args: list[str], default_arch: str = "tutorial") -> Retra
             values[key] = _switch(key, raw)
         else:
             raise BadRetrainArguments(f"Unknown setting {key!r}: only arch, epochs, batch_size and sentences. {USAGE}")
-    chosen = recipe(str(values.get("arch", default_arch)))
-    return RetrainRequest(
-        arch=chosen.name,
-        epochs=int(values.get("epochs", chosen.epochs)),
-        batch_size=int(values.get("batch_size", chosen.batch_size)),
-        sentences=bool(values.get("sentences", chosen.sentences)),
+    return plan(
+        str(values.get("arch", default_arch)),
+        epochs=values.get("epochs"),  # type: ignore[arg-type]
+        batch_size=values.get("batch_size"),  # type: ignore[arg-type]
+        sentences=values.get("sentences"),  # type: ignore[arg-type]
     )

@@ -5,7 +5,6 @@ Used by `sentibot up` when no TELEGRAM_TOKEN is set. The terminal user counts as
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,41 +15,25 @@ from bot.retrain_args import parse_retrain_args
 from model.encoding import tokenize
 from sentibot.errors import SentibotError
 from sentibot.settings import Settings
-from worker import service, training
-from worker.client import explain, score
+from worker import client
 
 WHO = "the terminal"
 
 
-def follow_training(
+def show_training(
     connection: redis.Redis, job_id: str, epochs: int, charts: Path, say: Callable[[str], None], poll_s: float = 0.5
-) -> dict:
-    """Print a progress bar per epoch until the training ends; save the chart; return the final state."""
-    shown = -1
-    while True:
-        state = service.training_state(connection, job_id)
-        done = (state.get("meta") or {}).get("epochs", [])
-        if len(done) != shown:
-            shown = len(done)
-            say(
-                replies.progress(job_id, done, epochs, (state.get("meta") or {}).get("stage", "")).splitlines()[1]
-                + (("\n" + replies.epoch_line(done[-1])) if done else "")
-            )
-        if state["state"] != "running":
-            break
-        time.sleep(poll_s)
-    if state["state"] == "finished":
-        say(replies.training_done(state["result"]))
-        if state["chart"]:
-            charts.mkdir(parents=True, exist_ok=True)
-            path = charts / f"{state['result'].get('version', job_id)}.png"
-            path.write_bytes(state["chart"])
-            say(f"Chart saved to {path}")
-    elif state["state"] == "failed":
-        say(f"Training failed: {state['reason']}")
-    else:
-        say("Training was cancelled before it started.")
-    return state
+) -> client.TrainingSnapshot:
+    """Print a progress bar per change until the training ends; save the chart; return the last snapshot."""
+    for snapshot in client.follow_training(connection, job_id, poll_s):
+        bar_line = replies.progress(job_id, snapshot.epochs, epochs, snapshot.stage).splitlines()[1]
+        say(bar_line + (("\n" + replies.epoch_line(snapshot.epochs[-1])) if snapshot.epochs else ""))
+    say(replies.training_ended(job_id, snapshot.state, snapshot.result, snapshot.reason))
+    if snapshot.chart:
+        charts.mkdir(parents=True, exist_ok=True)
+        path = charts / f"{(snapshot.result or {}).get('version', job_id)}.png"
+        path.write_bytes(snapshot.chart)
+        say(f"Chart saved to {path}")
+    return snapshot
 
 
 def answer(
@@ -65,41 +48,32 @@ def answer(
         if command in ("/help", "/start"):
             say(replies.HELP + "\n/why REVIEW – the words that decided a review's verdict\n/quit – leave")
         elif command == "/model":
-            say(replies.model_info(service.live_model(connection)))
+            say(replies.model_info(client.live_model(connection)))
         elif command == "/status":
-            say(replies.status(*service.service_status(connection)))
+            say(replies.status(*client.service_status(connection)))
         elif command == "/retrain":
-            request = parse_retrain_args(rest.split(), settings.default_arch)
-            job_id = training.start(
-                connection,
-                request.arch,
-                request.epochs,
-                request.batch_size,
-                WHO,
-                None,
-                settings.train_timeout_s,
-                request.sentences,
-            )
-            say(replies.training_queued(job_id, request))
-            follow_training(connection, job_id, request.epochs, settings.home / "charts", say)
+            plan = parse_retrain_args(rest.split(), settings.default_arch)
+            job_id = client.start_training(connection, plan, WHO, None, settings.train_timeout_s)
+            say(replies.training_queued(job_id, plan))
+            show_training(connection, job_id, plan.epochs, settings.home / "charts", say)
         elif command == "/cancel":
-            running = training.running(connection)
+            running = client.running_training(connection)
             if running is None:
                 say("No training is running.")
             elif ask(f"Stop training {running['job_id']}? [y/N] ").strip().lower() in ("y", "yes"):
-                training.request_cancel(connection, running["job_id"])
+                client.cancel_training(connection, running["job_id"])
                 say("Cancelling: it stops after the current batch.")
         elif command == "/why":
             if not tokenize(rest):
                 say("Type /why followed by a review, and I'll list the words that decided its verdict.")
             else:
-                say(replies.explanation(explain(connection, rest, settings.score_timeout_s)))
+                say(replies.explanation(client.explain(connection, rest, settings.score_timeout_s)))
         elif command.startswith("/"):
             say(f"I don't know {command}. Type /help to see what I can do.")
         elif not tokenize(text):
             say(replies.NO_WORDS)
         else:
-            say(replies.verdict(score(connection, text, settings.score_timeout_s)))
+            say(replies.verdict(client.score(connection, text, settings.score_timeout_s)))
     except SentibotError as exc:
         say(str(exc))
     return True

@@ -76,16 +76,16 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
     from model.data import load_imdb
 
     arch = args.arch or settings.default_arch
-    recipe = recipes.recipe(arch)  # fail before spending time on the data
-    sentences = recipe.sentences if args.sentences is None else args.sentences
+    plan = recipes.plan(arch, args.epochs, args.batch_size, args.sentences)  # fail before reading the data
     started = time.perf_counter()
-    data = load_imdb(args.data if args.data is not None else settings.imdb_data, settings.cache_dir, recipe, sentences)
+    data_path = args.data if args.data is not None else settings.imdb_data
+    data = load_imdb(data_path, settings.cache_dir, recipes.recipe(arch), plan.sentences)
     load_seconds = time.perf_counter() - started
     print(
         f"Loaded {len(data.y_train)} training reviews, {len(data.y_sentences)} training sentences "
         f"and {len(data.y_test)} test reviews in {load_seconds:.1f} s."
     )
-    outcome = train.train(data, arch, args.epochs, args.batch_size, args.seed, verbose=1 if sys.stdout.isatty() else 2)
+    outcome = train.train(data, arch, plan.epochs, plan.batch_size, args.seed, verbose=1 if sys.stdout.isatty() else 2)
     out_dir = args.out or settings.bundle_dir
     made, path = train.save_bundle(outcome, data, out_dir)
     chart_path = path.with_suffix(".png")

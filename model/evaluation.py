@@ -1,4 +1,8 @@
-"""Held-out checks beyond the IMDB test split: one-sentence reviews like the ones people type in chat."""
+"""Held-out checks beyond the IMDB test split: one-sentence reviews like the ones people type in chat.
+
+The set ships inside the `model` package (model/short_reviews.tsv), so a worker in the Docker
+image can read it as well as the benches can.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,12 @@ import csv
 import statistics
 import time
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from model.predict import Predictor
 
-SHORT_REVIEWS = Path(__file__).resolve().parents[1] / "bench" / "data" / "short_reviews.tsv"
+SHORT_REVIEWS = Path(str(resources.files("model") / "short_reviews.tsv"))
 LABELS = {"negative": 0, "positive": 1}
 
 

@@ -1,7 +1,8 @@
 """What each architecture reads and how it is trained by default, importable without TensorFlow.
 
-The bot validates `/retrain arch=...` against these names and the worker fills in the defaults;
-`model.architectures` holds the Keras builders for the same names (a test keeps the two in step).
+The bot validates `/retrain arch=...` against these names, :meth:`Recipe.resolve` fills in the
+defaults wherever a training is planned, and `model.architectures` holds the Keras builders for
+the same names (a test keeps the two in step).
 """
 
 from __future__ import annotations
@@ -10,6 +11,16 @@ from dataclasses import dataclass
 
 from model.encoding import BAG, MAXLEN, NUM_WORDS, SEQUENCE
 from model.errors import UnknownArchitecture
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """A training's settings with every default filled in: what the bot, the CLI and the job agree on."""
+
+    arch: str
+    epochs: int
+    batch_size: int
+    sentences: bool
 
 
 @dataclass(frozen=True)
@@ -26,6 +37,17 @@ class Recipe:
     epochs: int = 5
     batch_size: int = 128
     sentences: bool = False  # also train on the single sentences of the training reviews
+
+    def resolve(
+        self, epochs: int | None = None, batch_size: int | None = None, sentences: bool | None = None
+    ) -> TrainingPlan:
+        """What a training will run: each setting given, else this recipe's default."""
+        return TrainingPlan(
+            arch=self.name,
+            epochs=epochs or self.epochs,
+            batch_size=batch_size or self.batch_size,
+            sentences=self.sentences if sentences is None else sentences,
+        )
 
     def encoder_settings(self) -> dict:
         """Keyword arguments for :class:`model.encoding.TextEncoder` (all but the words)."""
@@ -75,3 +97,10 @@ def recipe(name: str) -> Recipe:
     if name not in RECIPES:
         raise UnknownArchitecture(f"Unknown architecture {name!r}; choose one of: {', '.join(ARCHITECTURE_NAMES)}.")
     return RECIPES[name]
+
+
+def plan(
+    arch: str, epochs: int | None = None, batch_size: int | None = None, sentences: bool | None = None
+) -> TrainingPlan:
+    """The full settings of a training of ``arch``; raises UnknownArchitecture."""
+    return recipe(arch).resolve(epochs, batch_size, sentences)

@@ -206,9 +206,8 @@ def train(
     verbose: int | str = 0,
 ) -> TrainOutcome:
     """Build, fit and evaluate; a cancelled run skips evaluation and says so."""
-    recipe = recipes.recipe(arch)
-    epochs = epochs or recipe.epochs
-    batch_size = batch_size or recipe.batch_size
+    chosen = recipes.plan(arch, epochs, batch_size)
+    epochs, batch_size = chosen.epochs, chosen.batch_size
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     model = build_model(arch, data, seed)

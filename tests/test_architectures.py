@@ -112,6 +112,7 @@ def test_nb_ratios_favour_words_of_positive_reviews_and_ignore_padding():
     assert abs(ratios[9]) < 0.5  # never seen: only the smoothing and the totals
 
 
+@pytest.mark.slow
 def test_nbsvm_is_adapted_to_the_training_rows(nbsvm_data):
     """Training sets the NB ratios from the training reviews and sentences, then fits; the bundle serves."""
     from model import bundle, train

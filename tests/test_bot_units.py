@@ -6,21 +6,22 @@ import pytest
 
 from bot import replies
 from bot.ratelimit import RateLimiter
-from bot.retrain_args import BadRetrainArguments, RetrainRequest, parse_retrain_args
+from bot.retrain_args import BadRetrainArguments, parse_retrain_args
+from model.recipes import TrainingPlan
 from sentibot.settings import Settings, SettingsError
 
 
 def test_retrain_defaults_come_from_the_architectures_recipe():
     """No arguments: the default architecture with its own epochs, batch size and sentence switch."""
-    assert parse_retrain_args([]) == RetrainRequest(arch="tutorial", epochs=5, batch_size=128, sentences=False)
-    assert parse_retrain_args([], "fasttext") == RetrainRequest("fasttext", 2, 64, False)
-    assert parse_retrain_args(["arch=tutorial"], "fasttext") == RetrainRequest("tutorial", 5, 128, False)
+    assert parse_retrain_args([]) == TrainingPlan(arch="tutorial", epochs=5, batch_size=128, sentences=False)
+    assert parse_retrain_args([], "fasttext") == TrainingPlan("fasttext", 2, 64, False)
+    assert parse_retrain_args(["arch=tutorial"], "fasttext") == TrainingPlan("tutorial", 5, 128, False)
 
 
 def test_retrain_arguments_are_parsed():
     """key=value pairs in any order; dashes allowed for underscores; yes/no switches."""
     parsed = parse_retrain_args(["batch-size=64", "epochs=2", "arch=pooled", "sentences=yes"])
-    assert parsed == RetrainRequest("pooled", 2, 64, True)
+    assert parsed == TrainingPlan("pooled", 2, 64, True)
     assert not parse_retrain_args(["sentences=off"]).sentences
 
 
@@ -77,9 +78,19 @@ def test_settings_read_and_validate_the_environment(tmp_path):
         Settings.from_env({"SCORE_TIMEOUT": "soon"})
     with pytest.raises(SettingsError, match="PROMOTE_MIN_ACCURACY"):
         Settings.from_env({"PROMOTE_MIN_ACCURACY": "85"})
-    with pytest.raises(SettingsError, match="DEFAULT_ARCH must be one of tutorial"):
-        Settings.from_env({"DEFAULT_ARCH": "bert"})
     assert Settings.from_env({"DEFAULT_ARCH": "tutorial"}).default_arch == "tutorial"
+
+
+def test_an_unknown_default_architecture_stops_every_command(monkeypatch, capsys):
+    """DEFAULT_ARCH is checked against model/'s architectures before any command runs."""
+    from sentibot.cli import check_settings, main
+
+    with pytest.raises(SettingsError, match="DEFAULT_ARCH must be one of tutorial"):
+        check_settings(Settings.from_env({"DEFAULT_ARCH": "bert"}))
+    check_settings(Settings.from_env({"DEFAULT_ARCH": "tutorial"}))
+    monkeypatch.setenv("DEFAULT_ARCH", "bert")
+    assert main(["model", "list"]) == 2
+    assert "DEFAULT_ARCH must be one of" in capsys.readouterr().err
 
 
 def test_the_bot_modules_do_not_import_tensorflow():

@@ -1,4 +1,4 @@
-"""The hand-written one-sentence reviews in bench/data, and the helpers that score a model on them."""
+"""The hand-written one-sentence reviews in model/short_reviews.tsv, and the helpers that score a model on them."""
 
 from __future__ import annotations
 

@@ -8,6 +8,8 @@ import pytest
 
 from sentibot.cli import main
 
+pytestmark = pytest.mark.slow  # every test here trains a model or starts processes
+
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):

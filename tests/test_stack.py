@@ -14,6 +14,8 @@ import yaml
 from bot.terminal import answer
 from tests.conftest import start_worker, stop_process, wait_worker_ready
 
+pytestmark = pytest.mark.slow  # every test here trains a model or starts processes
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 
 from model import train
 from model.chart import history_chart
 from tests.conftest import TINY_EPOCHS
+
+pytestmark = pytest.mark.slow  # every test here trains a model or starts processes
 
 
 def test_training_learns_the_generated_reviews(trained):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import signal
@@ -19,9 +20,12 @@ from worker import training
 from worker.client import failure_reason, submit_review, wait_result
 from worker.errors import JobFailed, NotFound, QueueUnavailable, ScoringTimeout, TrainingBusy
 from worker.jobs import quality_gate
-from worker.queues import SCORE, TRAIN, get_queue
+from worker.model_cache import ModelCache
+from worker.queues import SCORE, SCORE_JOB, TRAIN, TRAIN_JOB, get_queue
 from worker.reaper import BEATING, INFLIGHT, reap
 from worker.registry import ModelRegistry
+
+pytestmark = pytest.mark.slow  # every test here trains a model or starts processes
 
 
 def second_version(bundle_path, tmp_path) -> bytes:
@@ -38,7 +42,7 @@ def test_a_review_is_scored_by_a_worker(connection, worker_settings, live_model)
     """Enqueue by dotted path, a worker scores it, the result names the model version."""
     job = submit_review(connection, "a wonderful brilliant film, loved it", chat_id=5, user_id=6)
     assert job.func_name == "worker.jobs.score_review"
-    run_burst(connection)
+    run_burst(connection, worker_settings)
     result = wait_result(job, timeout_s=2)
     assert result["label"] == "positive" and result["score"] > 0.5
     assert result["model"] == live_model["version"]
@@ -49,7 +53,7 @@ def test_waiting_reviews_are_scored_together(connection, worker_settings, live_m
     """Many queued reviews are scored in batches, each result identical to scoring it alone."""
     texts = [f"{'superb touching' if i % 2 else 'awful dull mess'} film number {i}" for i in range(120)]
     jobs = [submit_review(connection, text) for text in texts]
-    run_burst(connection)
+    run_burst(connection, worker_settings)
     results = [wait_result(job, timeout_s=2) for job in jobs]
     assert max(r["batch"] for r in results) > 50
     alone = predictor.predict(texts)
@@ -69,7 +73,7 @@ def test_explain_job_names_the_words_behind_the_verdict(connection, worker_setti
     with ThreadPoolExecutor(1) as pool:
         answer = pool.submit(explain, connection, text, 10)
         wait_for(lambda: connection.llen("rq:queue:score"), 5)
-        run_burst(connection)
+        run_burst(connection, worker_settings)
         result = answer.result()
     assert result["model"] == live_model["version"] and result["label"] in ("positive", "negative")
     assert result["words"] == [e.to_dict() for e in explain_locally(predictor, text)]
@@ -78,7 +82,7 @@ def test_explain_job_names_the_words_behind_the_verdict(connection, worker_setti
 def test_no_model_yet_fails_with_a_clear_sentence(connection, worker_settings):
     """Before any model is live, scoring fails with a sentence the bot can show."""
     job = submit_review(connection, "fine")
-    run_burst(connection)
+    run_burst(connection, worker_settings)
     with pytest.raises(JobFailed, match="No model is live yet"):
         wait_result(job, timeout_s=2)
 
@@ -92,7 +96,7 @@ def test_explaining_without_a_live_model_is_a_sentence(connection, worker_settin
     with ThreadPoolExecutor(1) as pool:
         answer = pool.submit(explain, connection, "fine", 5)
         wait_for(lambda: connection.llen("rq:queue:score"), 5)
-        run_burst(connection)
+        run_burst(connection, worker_settings)
         with pytest.raises(JobFailed, match="No model is live yet"):
             answer.result()
 
@@ -127,18 +131,28 @@ def test_queues_use_json_not_pickle(connection, live_model):
 
 
 @pytest.mark.parametrize(
-    ("traceback_text", "expected"),
+    ("meta", "expected"),
     [
-        ("Traceback...\nworker.errors.ModelUnavailable: No model is live yet: train one.", "No model is live yet"),
-        ("Traceback...\nValueError: boom", "ValueError"),
-        ("Moved to FailedJobRegistry, due to AbandonedJobError, at 2026", "stopped unexpectedly"),
-        (None, "unexpected error"),
+        ({"failure": {"kind": "ModelUnavailable", "message": "No model is live yet."}}, "No model is live yet"),
+        ({"failure": {"kind": "ValueError", "message": None}}, "It failed with ValueError"),
+        ({"died": "worker w1 stopped while running it"}, "stopped unexpectedly"),
+        ({}, "worker's log has the details"),
+        (None, "worker's log has the details"),
     ],
 )
-def test_failures_become_sentences(traceback_text, expected):
+def test_failures_become_sentences(meta, expected):
     """Our own errors are shown verbatim; anything else by its kind, never as a traceback."""
-    reason = failure_reason(traceback_text)
+    reason = failure_reason(meta)
     assert expected in reason and "Traceback" not in reason
+
+
+def test_a_failing_job_records_its_reason_for_the_client(connection, worker_settings, live_model):
+    """The worker writes why a job failed into job.meta; the client's sentence comes from there."""
+    job = get_queue(connection, SCORE).enqueue(SCORE_JOB, kwargs={"text": 42})  # not a string: a TypeError
+    run_burst(connection, worker_settings)
+    with pytest.raises(JobFailed, match="It failed with TypeError"):
+        wait_result(job, 2)
+    assert job.get_meta(refresh=True)["failure"] == {"kind": "TypeError", "message": None}
 
 
 # --- registry and hot swap --------------------------------------------------------------------
@@ -192,13 +206,14 @@ def test_registry_refuses_a_damaged_bundle(connection, bundle_path):
 
 def test_promoting_swaps_the_model_for_the_next_job(connection, worker_settings, live_model, bundle_path, tmp_path):
     """A running worker serves the newly promoted version on its next job, without a restart."""
+    models = ModelCache()  # one worker's cache across both bursts
     registry = ModelRegistry(connection)
     first = submit_review(connection, "superb")
-    run_burst(connection)
+    run_burst(connection, worker_settings, models=models)
     assert wait_result(first, 2)["model"] == live_model["version"]
     new = registry.add(second_version(bundle_path, tmp_path), promote=True)
     second = submit_review(connection, "superb")
-    run_burst(connection)
+    run_burst(connection, worker_settings, models=models)
     assert wait_result(second, 2)["model"] == new["version"]
 
 
@@ -206,15 +221,16 @@ def test_a_corrupt_live_bundle_is_refused_and_the_old_model_keeps_serving(
     connection, worker_settings, live_model, bundle_path, tmp_path
 ):
     """The damage shows in the job result and in the registry listing."""
+    models = ModelCache()  # one worker's cache across both bursts
     registry = ModelRegistry(connection)
     job = submit_review(connection, "warm the cache")
-    run_burst(connection)
+    run_burst(connection, worker_settings, models=models)
     wait_result(job, 2)
     bad = registry.add(second_version(bundle_path, tmp_path))
     connection.set(f"sentibot:model:bundle:{bad['version']}", b"garbage")
     registry.promote(bad["version"])
     job = submit_review(connection, "still served?")
-    run_burst(connection)
+    run_burst(connection, worker_settings, models=models)
     result = wait_result(job, 2)
     assert result["model"] == live_model["version"]
     assert bad["version"] in result["warning"]
@@ -251,7 +267,7 @@ def test_quality_gate():
 def test_training_job_reports_epochs_and_promotes(connection, worker_settings):
     """A training job publishes each epoch, stores the bundle, returns the chart, goes live."""
     job_id = training.start(connection, "tutorial", 2, 32, requested_by="admin")
-    run_burst(connection, queues=[TRAIN])
+    run_burst(connection, worker_settings, queues=[TRAIN])
     job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
     result = job.latest_result().return_value
     assert result["status"] == "promoted", result.get("reason")
@@ -264,11 +280,9 @@ def test_training_job_reports_epochs_and_promotes(connection, worker_settings):
 
 def test_a_model_below_the_gate_is_stored_but_not_promoted(connection, worker_settings, live_model):
     """The result says why it did not go live."""
-    from worker import model_cache
-
-    model_cache.configure(type(worker_settings)(**{**worker_settings.__dict__, "min_accuracy": 1.0}), None)
+    strict = dataclasses.replace(worker_settings, min_accuracy=1.0)
     job_id = training.start(connection, "tutorial", 1, 64, requested_by="admin")
-    run_burst(connection, queues=[TRAIN])
+    run_burst(connection, strict, queues=[TRAIN])
     result = Job.fetch(job_id, connection=connection, serializer=JSONSerializer).latest_result().return_value
     assert result["status"] == "stored" and "threshold" in result["reason"]
     assert ModelRegistry(connection).current() == live_model["version"]
@@ -298,7 +312,7 @@ def test_cancel_stops_a_running_training_cleanly(connection, worker_settings, mo
     """The stop request is honoured between batches and the result says cancelled."""
     job_id = training.start(connection, "tutorial", 40, 16, requested_by="alice")
     connection.set(training.CANCEL.format(job_id=job_id), 1)  # as request_cancel does once it runs
-    run_burst(connection, queues=[TRAIN])
+    run_burst(connection, worker_settings, queues=[TRAIN])
     job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
     result = job.latest_result().return_value
     assert job.get_status() == JobStatus.FINISHED
@@ -319,7 +333,7 @@ def test_reviews_claimed_by_a_dead_worker_go_back_on_the_queue(connection, worke
     assert queue.count == 0
     assert sorted(reap(connection)) == sorted(j.id for j in jobs)
     assert queue.job_ids == [j.id for j in jobs]
-    run_burst(connection)
+    run_burst(connection, worker_settings)
     assert all(wait_result(j, 2)["label"] == "positive" for j in jobs)
 
 
@@ -331,7 +345,8 @@ def test_a_score_job_of_a_killed_worker_is_rerun_by_another(connection, worker_s
     survivor = None
     try:
         wait_worker_ready(connection, "victim")
-        job = get_queue(connection, SCORE).enqueue("time.sleep", args=[600], retry=Retry(max=1))
+        long_job = {"arch": "tutorial", "epochs": 50, "batch_size": 8}  # a sentibot job that runs for a while
+        job = get_queue(connection, SCORE).enqueue(TRAIN_JOB, kwargs=long_job, retry=Retry(max=1), job_timeout=600)
         wait_for(lambda: job.get_status(refresh=True) == JobStatus.STARTED, 10)
         survivor = start_worker(worker_settings, "score", "survivor")
         wait_worker_ready(connection, "survivor")
@@ -361,7 +376,7 @@ def test_a_killed_training_is_reported_failed(connection, worker_settings):
         killed_at = time.monotonic()
         wait_for(lambda: job.get_status(refresh=True) == JobStatus.FAILED, 10)
         assert time.monotonic() - killed_at < 10
-        assert "stopped unexpectedly" in failure_reason(job.latest_result().exc_string)
+        assert "stopped unexpectedly" in failure_reason(job.get_meta(refresh=True))
         assert training.running(connection) is None
     finally:
         trainer.kill()
@@ -378,11 +393,12 @@ def test_worker_survives_redis_going_away(redis_server, worker_settings, live_mo
     settings = type(worker_settings)(**{**worker_settings.__dict__, "redis_url": server.url})
     own = connect(server.url)
     ModelRegistry(own).add(ModelRegistry(connect(redis_server.url)).bundle_bytes(live_model["version"]), promote=True)
-    process = start_worker(settings, "score", "resilient")
+    log = tmp_path / "resilient.log"
+    process = start_worker(settings, "score", "resilient", log)
     try:
         wait_worker_ready(own, "resilient")
         server.stop()
-        time.sleep(2)
+        wait_for(lambda: "retrying" in log.read_text(), 20)  # the worker has met the outage
         server = RedisServer(port=server.port).start()  # empty again: no persistence
         own = connect(server.url)
         ModelRegistry(own).add(

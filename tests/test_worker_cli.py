@@ -9,6 +9,8 @@ import pytest
 from sentibot.cli import main
 from tests.conftest import start_worker, stop_process, wait_worker_ready
 
+pytestmark = pytest.mark.slow  # every test here trains a model or starts processes
+
 
 @pytest.fixture
 def env(monkeypatch, redis_server, tmp_path, connection):

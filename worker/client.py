@@ -1,69 +1,72 @@
-"""The client side of the queue: what the bot and the `sentibot score` command call.
+"""Everything a front end (the bot, the terminal chat, `sentibot score`, `sentibot up`) asks of the queue side.
 
 Nothing here imports TensorFlow. Every Redis failure becomes :class:`QueueUnavailable`, every
-failed job :class:`JobFailed` with a sentence, and a wait that runs out :class:`ScoringTimeout`.
+failed job :class:`JobFailed` with the sentence the worker recorded, and a wait that runs out
+:class:`ScoringTimeout`.
 """
 
 from __future__ import annotations
 
-import re
+import base64
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import redis
 from rq import Retry
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.results import Result
 from rq.serializers import JSONSerializer
 
+from model.recipes import TrainingPlan
+from worker import training
 from worker.connection import reachable
-from worker.errors import JobFailed, ScoringTimeout
+from worker.errors import JobFailed, NotFound, ScoringTimeout
 from worker.queues import (
+    DIED_META,
     EXPLAIN_JOB,
+    FAILURE_META,
     FAILURE_TTL_S,
     REVIEW_TTL_S,
     SCORE,
     SCORE_JOB,
     SCORE_RESULT_TTL_S,
     SCORE_TIMEOUT_S,
+    TRAIN,
     get_queue,
 )
+from worker.reaper import alive_workers
+from worker.registry import ModelRegistry
 
 REVIEW_KEY = "sentibot:review:{key}"  # a scored review's text, kept for its "Why?" button
 
-_LAST_LINE = re.compile(r"^(?:[\w.]+\.)?(\w+): (.+)$")
-_OWN_ERRORS = {
-    "ModelUnavailable",
-    "DatasetNotFound",
-    "DatasetInvalid",
-    "DatasetUnavailable",
-    "UnknownArchitecture",
-    "BundleCorrupt",
-    "ModelNotFound",
-    "NotFound",
-}
+
+# --- Why a job failed ---------------------------------------------------------------------------
 
 
-def failure_reason(exc_string: str | None) -> str:
-    """One sentence for a failed job's traceback: our own errors verbatim, others by kind."""
-    lines = [line for line in (exc_string or "").strip().splitlines() if line.strip()]
-    last = lines[-1].strip() if lines else ""
-    if "AbandonedJobError" in last:
+def failure_reason(meta: dict | None) -> str:
+    """One sentence for a failed job, from what the worker or the reaper recorded in its meta."""
+    meta = meta or {}
+    failure = meta.get(FAILURE_META) or {}
+    if failure.get("message"):
+        return failure["message"]
+    if meta.get(DIED_META):
         return "The worker running it stopped unexpectedly (killed or crashed)."
-    if "JobTimeoutException" in last:
-        return "It took longer than its time limit and was stopped."
-    match = _LAST_LINE.match(last)
-    if match and match[1] in _OWN_ERRORS:
-        return match[2]
-    kind = match[1] if match else "an unexpected error"
-    return f"It failed with {kind}; the worker's log has the details."
+    if failure.get("kind"):
+        return f"It failed with {failure['kind']}; the worker's log has the details."
+    return "It failed; the worker's log has the details."
 
 
-def _enqueue_fast(connection: redis.Redis, job_name: str, **kwargs: object) -> Job:
+# --- Scoring and explaining -------------------------------------------------------------------
+
+
+def _enqueue_fast(connection: redis.Redis, job_name: str, description: str, **kwargs: object) -> Job:
     """A job on the score queue, with one retry: one whose worker died is run again by another."""
     with reachable(connection):
         return get_queue(connection, SCORE).enqueue(
             job_name,
             kwargs=kwargs,
+            description=description,  # RQ logs it at INFO: never the review itself
             job_timeout=SCORE_TIMEOUT_S,
             result_ttl=SCORE_RESULT_TTL_S,
             failure_ttl=FAILURE_TTL_S,
@@ -73,7 +76,9 @@ def _enqueue_fast(connection: redis.Redis, job_name: str, **kwargs: object) -> J
 
 def submit_review(connection: redis.Redis, text: str, chat_id: int | None = None, user_id: int | None = None) -> Job:
     """Put one review on the score queue."""
-    return _enqueue_fast(connection, SCORE_JOB, text=text, chat_id=chat_id, user_id=user_id)
+    return _enqueue_fast(
+        connection, SCORE_JOB, f"score a review ({len(text)} chars)", text=text, chat_id=chat_id, user_id=user_id
+    )
 
 
 def wait_result(job: Job, timeout_s: float) -> dict:
@@ -94,7 +99,7 @@ def wait_result(job: Job, timeout_s: float) -> dict:
             if result.type == Result.Type.SUCCESSFUL:
                 return result.return_value
             if result.type in (Result.Type.FAILED, Result.Type.MAX_RETRIES_EXCEEDED, Result.Type.STOPPED):
-                raise JobFailed(failure_reason(result.exc_string))
+                raise JobFailed(failure_reason(job.get_meta(refresh=True)))
             # RETRIED: it is back on the queue; keep waiting for the re-run
     raise ScoringTimeout(
         f"No scoring worker answered within {timeout_s:g} s: the service is busy or no worker is running."
@@ -121,4 +126,123 @@ def kept_review(connection: redis.Redis, key: str) -> str | None:
 
 def explain(connection: redis.Redis, text: str, timeout_s: float = 8) -> dict:
     """Ask a worker which words moved the live model's verdict on ``text``."""
-    return wait_result(_enqueue_fast(connection, EXPLAIN_JOB, text=text), timeout_s)
+    job = _enqueue_fast(connection, EXPLAIN_JOB, f"explain a review ({len(text)} chars)", text=text)
+    return wait_result(job, timeout_s)
+
+
+# --- The service --------------------------------------------------------------------------------
+
+
+def live_model(connection: redis.Redis) -> dict | None:
+    """The live model's registry record."""
+    with reachable(connection):
+        return ModelRegistry(connection).current_meta()
+
+
+def service_status(connection: redis.Redis) -> tuple[int, int, int, dict | None]:
+    """(reviews waiting, trainings waiting, workers alive, training in progress)."""
+    with reachable(connection):
+        return (
+            get_queue(connection, SCORE).count,
+            get_queue(connection, TRAIN).count,
+            len(alive_workers(connection)),
+            training.running(connection),
+        )
+
+
+# --- Training -----------------------------------------------------------------------------------
+
+
+def start_training(
+    connection: redis.Redis,
+    plan: TrainingPlan,
+    requested_by: str,
+    chat_id: int | None = None,
+    timeout_s: int = 3600,
+) -> str:
+    """Queue a training (one at a time); returns its job id, raises TrainingBusy naming who holds it."""
+    with reachable(connection):
+        return training.start(
+            connection, plan.arch, plan.epochs, plan.batch_size, requested_by, chat_id, timeout_s, plan.sentences
+        )
+
+
+def running_training(connection: redis.Redis) -> dict | None:
+    """The training in progress (its lock record with ``progress`` and ``summary``), or None."""
+    with reachable(connection):
+        return training.running(connection)
+
+
+def cancel_training(connection: redis.Redis, job_id: str | None = None) -> dict:
+    """Ask the running training to stop after its current batch; raises NotFound if none runs."""
+    with reachable(connection):
+        return training.request_cancel(connection, job_id)
+
+
+@dataclass(frozen=True)
+class TrainingSnapshot:
+    """Where a training job is: ``state`` is running, finished, failed, cancelled or missing."""
+
+    job_id: str
+    state: str
+    epochs: list[dict] = field(default_factory=list)  # one dict per finished epoch
+    stage: str = ""
+    result: dict | None = None  # finished: the job's return value, without the chart
+    chart: bytes | None = None  # finished: the PNG chart
+    reason: str = ""  # failed: why, in one sentence
+
+    @property
+    def ended(self) -> bool:
+        return self.state != "running"
+
+
+def training_snapshot(connection: redis.Redis, job_id: str) -> TrainingSnapshot:
+    """Read a training job's state and progress once."""
+    with reachable(connection):
+        try:
+            job = training.fetch_job(connection, job_id)
+        except NotFound:
+            return TrainingSnapshot(job_id, "missing")
+        status = job.get_status(refresh=True)
+        meta = job.get_meta(refresh=True)
+        progress = {"epochs": meta.get("epochs", []), "stage": meta.get("stage", "")}
+        if status == JobStatus.FINISHED:
+            result = dict(job.latest_result().return_value)
+            chart = base64.b64decode(result.pop("chart_png")) if result.get("chart_png") else None
+            return TrainingSnapshot(job_id, "finished", result=result, chart=chart, **progress)
+        if status in (JobStatus.FAILED, JobStatus.STOPPED):
+            return TrainingSnapshot(job_id, "failed", reason=failure_reason(meta), **progress)
+        if status == JobStatus.CANCELED:
+            return TrainingSnapshot(job_id, "cancelled", **progress)
+        return TrainingSnapshot(job_id, "running", **progress)
+
+
+@dataclass
+class TrainingWatch:
+    """Follows one training for a front end: each look returns a snapshot only when something changed."""
+
+    job_id: str
+    _seen: tuple | None = None
+
+    def look(self, connection: redis.Redis) -> TrainingSnapshot | None:
+        """The new snapshot if the epochs, the stage or the state moved since the last look, else None."""
+        snapshot = training_snapshot(connection, self.job_id)
+        key = (snapshot.state, len(snapshot.epochs), snapshot.stage)
+        if key == self._seen:
+            return None
+        self._seen = key
+        return snapshot
+
+
+def follow_training(
+    connection: redis.Redis, job_id: str, poll_s: float = 0.5, sleep: Callable[[float], None] = time.sleep
+) -> Iterator[TrainingSnapshot]:
+    """Yield every change of a training until it ends (the last snapshot yielded has ``ended``)."""
+    watch = TrainingWatch(job_id)
+    while True:
+        snapshot = watch.look(connection)
+        if snapshot is not None:
+            yield snapshot
+            if snapshot.ended:
+                return
+        sleep(poll_s)

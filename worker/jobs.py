@@ -1,7 +1,10 @@
-"""The RQ jobs. Plain functions, enqueued by dotted path with JSON arguments.
+"""The RQ jobs. Plain functions of a :class:`JobContext`, enqueued by name with JSON arguments.
 
-Training progress is written to ``job.meta`` (``stage``, ``epochs``: one dict per finished
-epoch), where the bot reads it while the job runs; model/ only sees a plain callback.
+The worker calls them through :mod:`worker.dispatch`, which looks the job's name up in
+:data:`JOBS` (never importing what a job names) and passes the context first: the settings the
+worker was started with, its model cache and the RQ job. Training progress is written to
+``job.meta`` (``stage``, ``epochs``: one dict per finished epoch), where the bot reads it while the
+job runs; model/ only sees a plain callback.
 """
 
 from __future__ import annotations
@@ -9,35 +12,53 @@ from __future__ import annotations
 import base64
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import redis
-from rq import get_current_job
+from rq.job import Job
 
-from worker import model_cache, training
+from sentibot.settings import Settings
+from worker import training
+from worker.model_cache import ModelCache
+from worker.queues import EXPLAIN_JOB, SCORE_JOB, TRAIN_JOB
 from worker.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
 
 
-def score_texts(connection: redis.Redis, texts: list[str]) -> list[dict]:
+@dataclass(frozen=True)
+class JobContext:
+    """What every job runs with, given by the worker that runs it."""
+
+    settings: Settings
+    models: ModelCache
+    job: Job
+
+    @property
+    def connection(self) -> redis.Redis:
+        return self.job.connection
+
+
+def score_texts(models: ModelCache, connection: redis.Redis, texts: list[str]) -> list[dict]:
     """Score several reviews in one model call with the live model."""
-    predictor = model_cache.get_predictor(connection)
+    predictor = models.get_predictor(connection)
     started = time.perf_counter()
     predictions = predictor.predict(texts)
     ms = round((time.perf_counter() - started) * 1000, 3)
-    problem = model_cache.load_problem()
+    problem = models.load_problem()
     extra = {"warning": problem} if problem else {}
     return [{**p.to_dict(), "model": predictor.version, "ms": ms, "batch": len(texts), **extra} for p in predictions]
 
 
-def score_review(text: str, chat_id: int | None = None, user_id: int | None = None) -> dict:
+def score_review(context: JobContext, text: str, chat_id: int | None = None, user_id: int | None = None) -> dict:
     """Score one review (the worker batches waiting ones through score_texts)."""
     if not isinstance(text, str):
         raise TypeError("text must be a string")
-    return score_texts(get_current_job().connection, [text])[0]
+    return score_texts(context.models, context.connection, [text])[0]
 
 
-def explain_review(text: str, top: int = 5) -> dict:
+def explain_review(context: JobContext, text: str, top: int = 5) -> dict:
     """Which words pushed the live model's verdict up or down (occlusion; one model call).
 
     Returns ``{"label", "score", "model", "words": [{"word", "effect"}, ...]}``, strongest first.
@@ -46,7 +67,7 @@ def explain_review(text: str, top: int = 5) -> dict:
 
     if not isinstance(text, str):
         raise TypeError("text must be a string")
-    predictor = model_cache.get_predictor(get_current_job().connection)
+    predictor = context.models.get_predictor(context.connection)
     prediction = predictor.predict([text])[0]
     effects = explain(predictor, text, top=top)
     return {
@@ -90,6 +111,7 @@ class _MetaProgress:
 
 
 def train_model(
+    context: JobContext,
     arch: str,
     epochs: int | None = None,
     batch_size: int | None = None,
@@ -108,24 +130,20 @@ def train_model(
     from model.chart import history_chart
     from model.data import load_imdb
 
-    job = get_current_job()
-    connection = job.connection
-    settings = model_cache.settings()
+    job, connection, settings = context.job, context.connection, context.settings
     progress = _MetaProgress(job)
     started = time.perf_counter()
-    recipe = recipes.recipe(arch)
-    epochs = epochs or recipe.epochs
-    batch_size = batch_size or recipe.batch_size
-    sentences = recipe.sentences if sentences is None else sentences
+    plan = recipes.plan(arch, epochs, batch_size, sentences)
+    epochs = plan.epochs
     try:
         progress.stage("loading data")
-        data = load_imdb(settings.imdb_data, settings.cache_dir, recipe, sentences)
+        data = load_imdb(settings.imdb_data, settings.cache_dir, recipes.recipe(arch), plan.sentences)
         progress.stage("training")
         outcome = train.train(
             data,
             arch,
-            epochs,
-            batch_size,
+            plan.epochs,
+            plan.batch_size,
             on_epoch=progress.epoch,
             should_stop=lambda: training.cancel_requested(connection, job.id),
         )
@@ -160,3 +178,7 @@ def train_model(
         }
     finally:
         training.release(connection, job.id)
+
+
+JOBS: dict[str, Callable[..., dict]] = {SCORE_JOB: score_review, EXPLAIN_JOB: explain_review, TRAIN_JOB: train_model}
+"""The only functions a sentibot worker runs, by the names worker/queues.py gives them."""

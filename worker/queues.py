@@ -11,6 +11,9 @@ Payloads (all JSON):
   "model", "words": [{"word", "effect"}]}``: the words that moved the verdict most.
 - ``worker.jobs.train_model(arch, epochs=None, batch_size=None, requested_by=None, chat_id=None,
   sentences=None)`` → see :func:`worker.jobs.train_model`; progress in ``job.meta``.
+
+A sentibot worker runs these three names and nothing else (worker/dispatch.py). A failed job
+says why in ``job.meta[FAILURE_META]``; clients never parse tracebacks.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ SCORE_RESULT_TTL_S = 300  # results are read within seconds; keep them five minu
 REVIEW_TTL_S = 24 * 3600  # a scored review is kept this long for its "Why?" button
 TRAIN_RESULT_TTL_S = 7 * 24 * 3600  # training results are history: keep a week
 FAILURE_TTL_S = 7 * 24 * 3600
+FAILURE_META = "failure"  # job.meta: {"kind", "message"} written by the worker when a job fails
+DIED_META = "died"  # job.meta: written by the reaper when a job's worker died under it
 
 
 def get_queue(connection: redis.Redis, name: str) -> Queue:

@@ -17,7 +17,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from worker.queues import SCORE, TRAIN, get_queue
+from worker.queues import DIED_META, SCORE, TRAIN, get_queue
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def reap(connection: redis.Redis) -> list[str]:
                 continue
             if is_dead(connection, job.worker_name):
                 expired.append(f"{job_id}:{execution_id}")
-                job.meta["died"] = f"worker {job.worker_name} stopped while running it"
+                job.meta[DIED_META] = f"worker {job.worker_name} stopped while running it"
                 job.save_meta()
                 reaped.append(job_id)
         if expired:

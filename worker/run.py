@@ -10,12 +10,11 @@ import logging
 import time
 
 import redis
-from rq.serializers import JSONSerializer
 
 from sentibot.settings import Settings
-from worker import model_cache
 from worker.connection import connect, describe
 from worker.errors import ModelUnavailable
+from worker.model_cache import ModelCache
 from worker.queues import SCORE, TRAIN, get_queue
 from worker.reaper import Heartbeat
 from worker.scoring import SentibotWorker
@@ -24,17 +23,27 @@ log = logging.getLogger(__name__)
 RECONNECT_S = 2.0
 
 
-def build_worker(connection: redis.Redis, queues: list[str], name: str | None = None) -> SentibotWorker:
-    """A SentibotWorker on the named queues with the JSON serializer."""
+def build_worker(
+    connection: redis.Redis,
+    queues: list[str],
+    settings: Settings,
+    models: ModelCache | None = None,
+    name: str | None = None,
+) -> SentibotWorker:
+    """A SentibotWorker on the named queues, running its jobs with these settings and this model cache."""
     return SentibotWorker(
-        [get_queue(connection, q) for q in queues], connection=connection, serializer=JSONSerializer, name=name
+        [get_queue(connection, q) for q in queues],
+        settings=settings,
+        models=models or ModelCache(),
+        connection=connection,
+        name=name,
     )
 
 
-def warm_up(connection: redis.Redis) -> None:
+def warm_up(connection: redis.Redis, models: ModelCache) -> None:
     """Load the live model before taking the first job (rq's performance notes)."""
     try:
-        predictor = model_cache.get_predictor(connection)
+        predictor = models.get_predictor(connection)
         log.info("model %s loaded", predictor.version)
     except ModelUnavailable as exc:
         log.warning("%s Score jobs will fail until one is promoted.", exc)
@@ -43,15 +52,15 @@ def warm_up(connection: redis.Redis) -> None:
 def run(settings: Settings, queues: list[str], name: str | None = None, burst: bool = False) -> None:
     """Work until stopped, reconnecting to Redis whenever it goes away."""
     connection = connect(settings.redis_url)
-    model_cache.configure(settings, settings.home / "worker-bundles")
+    models = ModelCache(settings.home / "worker-bundles")  # this process's one model cache
     while True:
         try:
             connection.ping()
             if SCORE in queues:
-                warm_up(connection)
+                warm_up(connection, models)
             if TRAIN in queues:
                 import model.train  # noqa: F401 - import TensorFlow now: its C init holds the GIL for seconds
-            worker = build_worker(connection, queues, name)
+            worker = build_worker(connection, queues, settings, models, name)
             heartbeat = Heartbeat(connection, worker.name)
             heartbeat.start()
             try:

@@ -23,7 +23,10 @@ from rq.serializers import JSONSerializer
 from rq.utils import now
 
 from sentibot.errors import SentibotError
+from sentibot.settings import Settings
 from worker import jobs
+from worker.dispatch import SentibotJob
+from worker.model_cache import ModelCache
 from worker.queues import SCORE, SCORE_JOB
 from worker.reaper import INFLIGHT
 
@@ -38,11 +41,18 @@ def _text_of(job: Job) -> str | None:
 
 
 class SentibotWorker(SimpleWorker):
-    """In-process worker that batches the score jobs it finds waiting."""
+    """In-process worker that runs only sentibot's jobs and batches the score jobs it finds waiting."""
 
     max_connection_wait_time = 5.0  # retry Redis every few seconds at most while it is down
 
+    def __init__(self, queues: list[Queue], *, settings: Settings, models: ModelCache, **kwargs) -> None:
+        super().__init__(queues, job_class=SentibotJob, serializer=JSONSerializer, **kwargs)
+        self.settings = settings
+        self.models = models
+
     def execute_job(self, job: Job, queue: Queue) -> None:
+        if isinstance(job, SentibotJob):
+            job.context = jobs.JobContext(self.settings, self.models, job)
         super().execute_job(job, queue)
         if queue.name == SCORE:
             while self._score_waiting(queue):
@@ -65,7 +75,7 @@ class SentibotWorker(SimpleWorker):
         batched_ids = {j.id for j in batch}
         others = [i for i, j in zip(ids, fetched, strict=True) if j is not None and j.id not in batched_ids]
         try:
-            results = jobs.score_texts(self.connection, [_text_of(j) for j in batch]) if batch else []
+            results = jobs.score_texts(self.models, self.connection, [_text_of(j) for j in batch]) if batch else []
         except SentibotError as exc:  # e.g. no model: each job fails on its own with this reason
             log.info("batch not scored (%s); jobs go back to the queue one by one", exc)
             self._give_back(queue, [j.id for j in batch] + others)

@@ -47,7 +47,8 @@ def running(connection: redis.Redis) -> dict | None:
     if job is None or job.get_status(refresh=True) in _ENDED:
         connection.delete(LOCK)
         return None
-    return {**record, "status": job.get_status(), "progress": job.get_meta(refresh=True)}
+    holder = {**record, "status": job.get_status(), "progress": job.get_meta(refresh=True)}
+    return {**holder, "summary": describe_progress(holder)}
 
 
 def start(
@@ -79,7 +80,7 @@ def start(
         if holder is not None:
             raise TrainingBusy(
                 f"A training is already running: started by {holder['requested_by']} at {holder['started_at']}"
-                f" ({describe_progress(holder)}).",
+                f" ({holder['summary']}).",
                 holder,
             )
     else:

@@ -1,0 +1,39 @@
+"""Waiting on a condition and stopping a child process: shared by `sentibot up`, the benches and the tests."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 20, interval: float = 0.05) -> T:
+    """Poll until ``predicate()`` is truthy and return its value; raise TimeoutError at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"condition not met within {timeout:g} s")
+        time.sleep(interval)
+
+
+def stop(process: subprocess.Popen, grace_s: float = 15) -> None:
+    """SIGTERM a process we started, give it ``grace_s`` to exit, then SIGKILL it."""
+    if process.poll() is None:
+        process.terminate()
+    wait_or_kill(process, grace_s)
+
+
+def wait_or_kill(process: subprocess.Popen, grace_s: float) -> None:
+    """Wait for a process already asked to stop; SIGKILL it after ``grace_s`` (never a second SIGTERM,
+    which RQ takes as a cold shutdown)."""
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
