@@ -41,7 +41,9 @@ class SentibotJob(Job):
         function = JOBS.get(self.func_name or "")
         if function is None:
             log.warning("refused job %s: %r is not a sentibot job", self.id, self.func_name)
-            raise ForbiddenJob(f"{self.func_name!r} is not a sentibot job; the worker refused to run it.")
+            message = f"{self.func_name!r} is not a sentibot job; the worker refused to run it."
+            self.record_failure(ForbiddenJob.__name__, message)
+            raise ForbiddenJob(message)
         return lambda *args, **kwargs: self._call(function, *args, **kwargs)
 
     def _call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

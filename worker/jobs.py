@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 from rq.job import Job
@@ -34,6 +35,7 @@ class JobContext:
     settings: Settings
     models: ModelCache
     job: Job
+    stopping: threading.Event = field(default_factory=threading.Event)  # set when the worker is shutting down
 
     @property
     def connection(self) -> redis.Redis:
@@ -145,7 +147,7 @@ def train_model(
             plan.epochs,
             plan.batch_size,
             on_epoch=progress.epoch,
-            should_stop=lambda: training.cancel_requested(connection, job.id),
+            should_stop=lambda: context.stopping.is_set() or training.cancel_requested(connection, job.id),
         )
         result = {
             "arch": arch,
@@ -157,7 +159,8 @@ def train_model(
         }
         if outcome.cancelled:
             done = len(outcome.history.get("accuracy", []))
-            return {**result, "status": "cancelled", "reason": f"cancelled after {done} of {epochs} epochs"}
+            why = "interrupted by shutdown of the training worker" if context.stopping.is_set() else "cancelled"
+            return {**result, "status": "cancelled", "reason": f"{why} after {done} of {epochs} epochs"}
         progress.stage("saving")
         made = train.make_bundle(outcome, data)
         registry = ModelRegistry(connection)

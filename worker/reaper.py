@@ -18,6 +18,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from worker.queues import DIED_META, SCORE, TRAIN, get_queue
+from worker.rq_internals import expire_now, started_entries
 
 log = logging.getLogger(__name__)
 
@@ -36,45 +37,54 @@ def beat(connection: redis.Redis, name: str) -> None:
         pipe.execute()
 
 
-def is_dead(connection: redis.Redis, name: str | None) -> bool:
-    """True for a heartbeat-sending worker that stopped beating."""
-    if not name or not connection.sismember(BEATING, name):
-        return False
-    return not connection.exists(ALIVE.format(name=name))
+# Atomic, so two reapers can never requeue one batch twice: the list is read, pushed back to the
+# front of the score queue in order, deleted, and the worker forgotten, in one step.
+_GIVE_BACK = """
+local ids = redis.call('LRANGE', KEYS[1], 0, -1)
+for i = #ids, 1, -1 do redis.call('LPUSH', KEYS[2], ids[i]) end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[3], ARGV[1])
+return ids
+"""
+
+
+def dead_workers(connection: redis.Redis) -> list[str]:
+    """Workers in the workers set whose heartbeat stopped (one SMEMBERS and one MGET)."""
+    names = sorted(n.decode() for n in connection.smembers(BEATING))
+    if not names:
+        return []
+    alive = connection.mget([ALIVE.format(name=n) for n in names])
+    return [name for name, beat_ in zip(names, alive, strict=True) if beat_ is None]
 
 
 def reap(connection: redis.Redis) -> list[str]:
-    """Re-run or fail the jobs of dead workers; return the ids handled."""
+    """Re-run or fail the jobs of dead workers, give back their claimed reviews, forget them; return the ids."""
+    dead = set(dead_workers(connection))
+    if not dead:
+        return []
     reaped: list[str] = []
     for name in (SCORE, TRAIN):
         registry = get_queue(connection, name).started_job_registry
         expired = []
-        for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
+        for job_id, execution_id in started_entries(registry):
             try:
                 job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
             except NoSuchJobError:
                 continue
-            if is_dead(connection, job.worker_name):
-                expired.append(f"{job_id}:{execution_id}")
+            if job.worker_name in dead:
+                expired.append((job_id, execution_id))
                 job.meta[DIED_META] = f"worker {job.worker_name} stopped while running it"
                 job.save_meta()
                 reaped.append(job_id)
         if expired:
-            connection.zadd(registry.key, dict.fromkeys(expired, 0), xx=True)
-            registry.cleanup()  # RQ's own handling: retry if retries are left, else FailedJobRegistry
-    for key in connection.scan_iter(INFLIGHT.format(name="*")):
-        name = key.decode().split(":", 2)[2]
-        if is_dead(connection, name):
-            ids = connection.lrange(key, 0, -1)
-            with connection.pipeline() as pipe:
-                if ids:
-                    pipe.lpush(get_queue(connection, SCORE).key, *reversed(ids))
-                pipe.delete(key)
-                pipe.srem(BEATING, name)
-                pipe.execute()
-            reaped.extend(i.decode() for i in ids)
+            expire_now(connection, registry, expired)  # RQ's own handling: retried if it may be, else failed
+    give_back = connection.register_script(_GIVE_BACK)
+    score_key = get_queue(connection, SCORE).key
+    for name in sorted(dead):
+        ids = give_back(keys=[INFLIGHT.format(name=name), score_key, BEATING], args=[name])
+        reaped.extend(i.decode() for i in ids)
     if reaped:
-        log.warning("re-queued or failed %d job(s) of dead workers", len(reaped))
+        log.warning("re-queued or failed %d job(s) of dead workers %s", len(reaped), ", ".join(sorted(dead)))
     return reaped
 
 

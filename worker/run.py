@@ -1,13 +1,16 @@
 """The worker process: load the live model first, then take jobs until SIGTERM.
 
-SIGTERM is a warm shutdown (RQ's own handling): the current job finishes, then the process exits.
-A lost Redis connection is retried every few seconds until Redis comes back.
+SIGTERM, in every state, ends the process within seconds: idle, it exits at once; scoring, it
+finishes the batch in hand (milliseconds) and claims no more; training, the training stops at
+its next batch and is reported as interrupted by shutdown (its lock released); with Redis down,
+it stops retrying and exits. A lost Redis connection is otherwise retried every few seconds.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+import signal
+import threading
 
 import redis
 
@@ -29,12 +32,14 @@ def build_worker(
     settings: Settings,
     models: ModelCache | None = None,
     name: str | None = None,
+    stopping: threading.Event | None = None,
 ) -> SentibotWorker:
     """A SentibotWorker on the named queues, running its jobs with these settings and this model cache."""
     return SentibotWorker(
         [get_queue(connection, q) for q in queues],
         settings=settings,
         models=models or ModelCache(),
+        stopping=stopping,
         connection=connection,
         name=name,
     )
@@ -50,27 +55,35 @@ def warm_up(connection: redis.Redis, models: ModelCache) -> None:
 
 
 def run(settings: Settings, queues: list[str], name: str | None = None, burst: bool = False) -> None:
-    """Work until stopped, reconnecting to Redis whenever it goes away."""
+    """Work until SIGTERM, reconnecting to Redis whenever it goes away."""
     connection = connect(settings.redis_url)
     models = ModelCache(settings.home / "worker-bundles")  # this process's one model cache
-    while True:
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())  # RQ installs its own inside work()
+    while not stopping.is_set():
         try:
             connection.ping()
             if SCORE in queues:
                 warm_up(connection, models)
             if TRAIN in queues:
                 import model.train  # noqa: F401 - import TensorFlow now: its C init holds the GIL for seconds
-            worker = build_worker(connection, queues, settings, models, name)
+            worker = build_worker(connection, queues, settings, models, name, stopping)
             heartbeat = Heartbeat(connection, worker.name)
             heartbeat.start()
             try:
                 worker.work(burst=burst, logging_level=settings.log_level, with_scheduler=False)
             finally:
                 heartbeat.stop()
-            return
+                signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())  # RQ's handlers are gone
+            if burst or stopping.is_set():
+                break
+            log.warning("the work loop ended without a stop request (see above); starting it again")
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            if stopping.is_set():
+                break
             log.warning("Redis at %s is not reachable; retrying in %.0f s", describe(connection), RECONNECT_S)
-            time.sleep(RECONNECT_S)
+        stopping.wait(RECONNECT_S)
+    log.info("worker stopped")
 
 
 def parse_queues(raw: str) -> list[str]:

@@ -15,12 +15,14 @@ worker process of its own.
 from __future__ import annotations
 
 import logging
+import threading
 
+import redis
 from rq import SimpleWorker
+from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.queue import Queue
 from rq.serializers import JSONSerializer
-from rq.utils import now
 
 from sentibot.errors import SentibotError
 from sentibot.settings import Settings
@@ -29,6 +31,7 @@ from worker.dispatch import SentibotJob
 from worker.model_cache import ModelCache
 from worker.queues import SCORE, SCORE_JOB
 from worker.reaper import INFLIGHT
+from worker.rq_internals import record_success
 
 log = logging.getLogger(__name__)
 
@@ -41,66 +44,104 @@ def _text_of(job: Job) -> str | None:
 
 
 class SentibotWorker(SimpleWorker):
-    """In-process worker that runs only sentibot's jobs and batches the score jobs it finds waiting."""
+    """In-process worker that runs only sentibot's jobs and batches the score jobs it finds waiting.
+
+    ``stopping`` is set on SIGTERM: a score worker stops claiming new batches, a training in this
+    worker stops at its next batch, and `worker.run` exits instead of reconnecting.
+    """
 
     max_connection_wait_time = 5.0  # retry Redis every few seconds at most while it is down
 
-    def __init__(self, queues: list[Queue], *, settings: Settings, models: ModelCache, **kwargs) -> None:
+    def __init__(
+        self,
+        queues: list[Queue],
+        *,
+        settings: Settings,
+        models: ModelCache,
+        stopping: threading.Event | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(queues, job_class=SentibotJob, serializer=JSONSerializer, **kwargs)
         self.settings = settings
         self.models = models
+        self.stopping = stopping or threading.Event()
+
+    def request_stop(self, signum, frame) -> None:
+        """SIGTERM: say so to everything that watches ``stopping``, then RQ's warm shutdown."""
+        self.stopping.set()
+        try:
+            super().request_stop(signum, frame)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            raise StopRequested() from None  # Redis is down: nothing to finish, nothing to record
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         if isinstance(job, SentibotJob):
-            job.context = jobs.JobContext(self.settings, self.models, job)
+            job.context = jobs.JobContext(self.settings, self.models, job, self.stopping)
         super().execute_job(job, queue)
         if queue.name == SCORE:
-            while self._score_waiting(queue):
+            while not self.stopping.is_set() and self._score_waiting(queue):
                 pass
 
+    @property
+    def _inflight(self) -> str:
+        return INFLIGHT.format(name=self.name)
+
     def _claim(self, queue: Queue) -> list[str]:
-        inflight = INFLIGHT.format(name=self.name)
         with self.connection.pipeline() as pipe:
             for _ in range(MAX_BATCH):
-                pipe.lmove(queue.key, inflight, "LEFT", "RIGHT")
+                pipe.lmove(queue.key, self._inflight, "LEFT", "RIGHT")
             return [raw.decode() for raw in pipe.execute() if raw]
 
     def _score_waiting(self, queue: Queue) -> int:
-        """Score one batch of waiting jobs; return how many were completed."""
-        ids = self._claim(queue)
+        """Score one batch of waiting jobs; return how many were completed.
+
+        Whatever goes wrong (no model, a model that raises, Redis failing mid-batch), the claimed
+        jobs go back to the front of the queue, where the worker runs them one by one: each then
+        gets its verdict or fails with its own reason. Nothing is left in the in-flight list.
+        """
+        try:
+            self._give_back(queue, self._leftovers())  # a batch whose give-back failed earlier
+            ids = self._claim(queue)
+        except redis.exceptions.RedisError as exc:
+            log.warning("no batch claimed: %s", exc)
+            return 0
         if not ids:
             return 0
+        try:
+            return self._score_batch(queue, ids)
+        except SentibotError as exc:  # e.g. no model: each job fails on its own with this reason
+            log.info("batch not scored (%s); its jobs go back to the queue one by one", exc)
+        except Exception:
+            log.exception("batch of %d reviews failed; its jobs go back to the queue one by one", len(ids))
+        try:
+            self._give_back(queue, ids)
+        except redis.exceptions.RedisError as exc:  # kept in the in-flight list: given back on the next try
+            log.warning("batch not given back yet: %s", exc)
+        return 0
+
+    def _score_batch(self, queue: Queue, ids: list[str]) -> int:
         fetched = Job.fetch_many(ids, connection=self.connection, serializer=JSONSerializer)
         batch = [j for j in fetched if j is not None and j.func_name == SCORE_JOB and _text_of(j) is not None]
-        batched_ids = {j.id for j in batch}
-        others = [i for i, j in zip(ids, fetched, strict=True) if j is not None and j.id not in batched_ids]
-        try:
-            results = jobs.score_texts(self.models, self.connection, [_text_of(j) for j in batch]) if batch else []
-        except SentibotError as exc:  # e.g. no model: each job fails on its own with this reason
-            log.info("batch not scored (%s); jobs go back to the queue one by one", exc)
-            self._give_back(queue, [j.id for j in batch] + others)
-            return 0
-        self._complete(batch, results)
-        self._give_back(queue, others)
+        batched = {j.id for j in batch}
+        others = [i for i, j in zip(ids, fetched, strict=True) if j is not None and j.id not in batched]
+        results = jobs.score_texts(self.models, self.connection, [_text_of(j) for j in batch]) if batch else []
+        with self.connection.pipeline() as pipe:  # one transaction: results, the others back, in-flight cleared
+            for job, result in zip(batch, results, strict=True):
+                record_success(job, result, self.name, job.get_result_ttl(self.default_result_ttl), pipe)
+            if others:
+                pipe.lpush(queue.key, *reversed(others))
+            pipe.delete(self._inflight)
+            pipe.execute()
         return len(batch)
 
-    def _complete(self, batch: list[Job], results: list[dict]) -> None:
-        """Record every result in one pipeline, as RQ would for each job."""
-        finished = now()
-        with self.connection.pipeline() as pipe:
-            for job, result in zip(batch, results, strict=True):
-                ttl = job.get_result_ttl(self.default_result_ttl)
-                job.started_at = job.ended_at = finished
-                job.worker_name = self.name
-                job._result = result
-                job._handle_success(ttl, pipeline=pipe, worker_name=self.name)
-                job.cleanup(ttl, pipeline=pipe, remove_from_queue=False)
-            pipe.delete(INFLIGHT.format(name=self.name))
-            pipe.execute()
+    def _leftovers(self) -> list[str]:
+        return [raw.decode() for raw in self.connection.lrange(self._inflight, 0, -1)]
 
     def _give_back(self, queue: Queue, ids: list[str]) -> None:
+        """Put claimed ids back at the front of the queue, in their order, and clear the in-flight list."""
+        if not ids:
+            return
         with self.connection.pipeline() as pipe:
-            if ids:
-                pipe.lpush(queue.key, *reversed(ids))
-            pipe.delete(INFLIGHT.format(name=self.name))
+            pipe.lpush(queue.key, *reversed(ids))
+            pipe.delete(self._inflight)
             pipe.execute()

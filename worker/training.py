@@ -1,7 +1,9 @@
 """One training at a time: the lock, cancel requests and progress, shared by the bot and the job.
 
-This module never imports TensorFlow: the bot uses it to start, cancel and watch trainings.
-The lock names who started the run, so a second request can be told who holds it.
+This module never imports TensorFlow: the bot uses it (through worker.client) to start, cancel
+and watch trainings. The lock names who started the run, so a second request can be told who
+holds it. Taking it is one SET NX; clearing it (stale, cancelled, finished) is a compare-and-delete,
+so two admins racing can never both start a training.
 """
 
 from __future__ import annotations
@@ -21,6 +23,15 @@ from worker.queues import FAILURE_TTL_S, TRAIN, TRAIN_JOB, TRAIN_RESULT_TTL_S, g
 LOCK = "sentibot:train:lock"
 CANCEL = "sentibot:train:cancel:{job_id}"
 _ENDED = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.STOPPED}
+# Delete the lock only if it still holds what we read: a lock taken meanwhile by a new training survives.
+_DELETE_IF_SAME = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def _delete_lock_if(connection: redis.Redis, raw: bytes) -> None:
+    connection.register_script(_DELETE_IF_SAME)(keys=[LOCK], args=[raw])
 
 
 def fetch_job(connection: redis.Redis, job_id: str) -> Job:
@@ -45,7 +56,7 @@ def running(connection: redis.Redis) -> dict | None:
     except NotFound:
         job = None
     if job is None or job.get_status(refresh=True) in _ENDED:
-        connection.delete(LOCK)
+        _delete_lock_if(connection, raw)  # stale: its job ended or vanished (a killed worker)
         return None
     holder = {**record, "status": job.get_status(), "progress": job.get_meta(refresh=True)}
     return {**holder, "summary": describe_progress(holder)}
@@ -123,7 +134,7 @@ def request_cancel(connection: redis.Redis, job_id: str | None = None) -> dict:
     job = fetch_job(connection, holder["job_id"])
     if job.get_status() == JobStatus.QUEUED:
         job.cancel()  # never started: drop it from the queue
-        connection.delete(LOCK)
+        release(connection, job.id)
     else:
         connection.set(CANCEL.format(job_id=holder["job_id"]), 1, ex=24 * 3600)
     return holder
@@ -138,5 +149,5 @@ def release(connection: redis.Redis, job_id: str) -> None:
     """Free the lock if this job holds it (the job calls this when it ends, however it ends)."""
     raw = connection.get(LOCK)
     if raw is not None and json.loads(raw).get("job_id") == job_id:
-        connection.delete(LOCK)
+        _delete_lock_if(connection, raw)
     connection.delete(CANCEL.format(job_id=job_id))
