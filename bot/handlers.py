@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 
 import redis
+import redis.asyncio
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
@@ -29,6 +32,8 @@ from worker.errors import NotFound, TrainingBusy
 
 log = logging.getLogger(__name__)
 WATCH_INTERVAL_S = 1.0  # how often a running training is checked for new epochs
+TYPING_AFTER_S = 0.3  # show "typing..." when a verdict takes longer than this
+REPLY_MARGIN_S = 0.5  # of SCORE_TIMEOUT, kept for sending the reply itself
 
 
 @dataclass
@@ -36,7 +41,8 @@ class Deps:
     """What the handlers need, built once in app.py and kept in bot_data."""
 
     settings: Settings
-    connection: redis.Redis
+    connection: redis.Redis  # short calls, run in threads
+    aconnection: redis.asyncio.Redis  # waiting for verdicts on the event loop, no thread held
     limiter: RateLimiter
 
 
@@ -96,20 +102,48 @@ async def score_review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if not tokenize(text):
         await message.reply_text(replies.NO_WORDS)
         return
-    await message.reply_chat_action(ChatAction.TYPING)
+    typing = cosmetic(context, show_typing(message), "typing indicator")
+    budget = d.settings.score_timeout_s - min(REPLY_MARGIN_S, d.settings.score_timeout_s / 4)  # keep time to reply
+    deadline = time.monotonic() + budget
     try:
-        job = await asyncio.to_thread(client.submit_review, d.connection, text, message.chat_id, user_id)
-        result = await asyncio.to_thread(client.wait_result, job, d.settings.score_timeout_s)
+        job = await asyncio.wait_for(
+            asyncio.to_thread(client.submit_review, d.connection, text, message.chat_id, user_id), budget
+        )
+        result = await client.wait_result_async(d.aconnection, job.id, max(0.1, deadline - time.monotonic()))
+    except TimeoutError:
+        await message.reply_text(f"I couldn't score that: {replies.QUEUE_SLOW}")
+        return
     except SentibotError as exc:
         await message.reply_text(f"I couldn't score that: {sentence_for(exc)}")
         return
+    finally:
+        typing.cancel()
     why = None
     try:
-        await asyncio.to_thread(client.keep_review, d.connection, job.id, text)
+        await client.keep_review_async(d.aconnection, job.id, text)
         why = InlineKeyboardMarkup([[InlineKeyboardButton("Why?", callback_data=f"why:{job.id}")]])
     except SentibotError:
         log.info("review not kept for a Why? button: Redis went away after scoring")
     await message.reply_text(replies.verdict(result), reply_markup=why)
+
+
+def cosmetic(context: ContextTypes.DEFAULT_TYPE, call: Coroutine, what: str) -> asyncio.Task:
+    """Run a Telegram call the reply does not depend on (typing indicator...) beside it: its failure,
+    a 429 included, is logged and never costs the user the reply."""
+
+    async def guarded() -> None:
+        try:
+            await call
+        except TelegramError as exc:
+            log.info("%s failed: %s", what, exc)
+
+    return context.application.create_task(guarded(), name=what)
+
+
+async def show_typing(message: Message) -> None:
+    """"typing..." only when the verdict is slow: a verdict in milliseconds needs no indicator."""
+    await asyncio.sleep(TYPING_AFTER_S)
+    await message.reply_chat_action(ChatAction.TYPING)
 
 
 async def why_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -124,7 +158,8 @@ async def why_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         if text is None:
             await context.bot.send_message(chat_id, replies.WHY_EXPIRED)
             return
-        result = await asyncio.to_thread(client.explain, d.connection, text, d.settings.score_timeout_s)
+        job = await asyncio.to_thread(client.submit_explain, d.connection, text)
+        result = await client.wait_result_async(d.aconnection, job.id, d.settings.score_timeout_s)
     except SentibotError as exc:
         await context.bot.send_message(chat_id, f"I couldn't explain that verdict: {sentence_for(exc)}")
         return
@@ -144,7 +179,7 @@ async def model_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 async def status_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Shows queue lengths, live workers and training progress."""
     figures = await asyncio.to_thread(client.service_status, deps(context).connection)
-    await update.effective_message.reply_text(replies.status(*figures))
+    await update.effective_message.reply_text(replies.status(*figures, show_who=is_admin(update, context)))
 
 
 async def retrain(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -25,6 +25,7 @@ COMMANDS = [
     ("retrain", "Train a new model (admins)"),
     ("cancel", "Stop the running training (admins)"),
 ]
+QUEUE_SLOW = "the queue did not take the review in time; please try again in a moment."
 NOT_TEXT = "I can only score text. Send me the review as a text message."
 NO_WORDS = "There are no words in that message for me to judge. Send me a review in words."
 MAX_CHARS = 20_000  # longer messages are refused before queueing (Telegram itself caps at 4,096)
@@ -122,15 +123,19 @@ def model_info(meta: dict | None) -> str:
     )
 
 
-def status(score_waiting: int, train_waiting: int, workers: int, training: dict | None) -> str:
-    """/status's answer; ``training`` is the running training's record (job_id, requested_by, summary)."""
+def status(score_waiting: int, train_waiting: int, workers: int, training: dict | None, show_who: bool = True) -> str:
+    """/status's answer; ``training`` is the running training's record (job_id, requested_by, summary).
+
+    Who started a training is for admins only (``show_who``); everyone sees that one is running.
+    """
     lines = [
         f"Reviews waiting: {score_waiting}",
         f"Trainings waiting: {train_waiting}",
         f"Workers alive: {workers}",
     ]
     if training:
-        lines.append(f"Training {training['job_id']} by {training['requested_by']}: {training['summary']}")
+        by = f" by {training['requested_by']}" if show_who else ""
+        lines.append(f"Training {training['job_id']}{by}: {training['summary']}")
     else:
         lines.append("No training in progress.")
     return "\n".join(lines)

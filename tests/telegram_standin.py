@@ -39,6 +39,7 @@ class Sent:
     params: dict[str, Any]
     files: dict[str, bytes] = field(default_factory=dict)
     message_id: int | None = None
+    at: float = field(default_factory=time.monotonic)  # when the stand-in received it
 
 
 class TelegramStandIn:
@@ -56,6 +57,8 @@ class TelegramStandIn:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._ready = threading.Event()
+        self.refuse: dict[str, int] = {}  # method -> HTTP error code to answer it with (429: Too Many Requests)
+        self.sent_at: dict[int, float] = {}  # update_id -> when the user sent it
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -114,6 +117,13 @@ class TelegramStandIn:
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         method = request.match_info["method"]
         params, files = await self._params(request)
+        if method in self.refuse:
+            self._record(f"refused:{method}", params)
+            code = self.refuse[method]
+            error = {"ok": False, "error_code": code, "description": f"Error {code} from the stand-in"}
+            if code == 429:
+                error |= {"description": "Too Many Requests: retry after 5", "parameters": {"retry_after": 5}}
+            return web.json_response(error, status=code)
         handler = getattr(self, f"api_{method}", None)
         if handler is None:
             return web.json_response(
@@ -216,6 +226,7 @@ class TelegramStandIn:
         with self._lock:
             update["update_id"] = next(self._update_ids)
             self.updates.append(update)
+            self.sent_at[update["update_id"]] = time.monotonic()
         return update
 
     @staticmethod

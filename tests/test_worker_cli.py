@@ -74,7 +74,7 @@ def test_score_through_the_running_service(env, worker_settings, live_model, cap
 def test_score_without_a_worker_or_redis_is_one_line(env, monkeypatch, live_model, capsys):
     """No worker: a timeout sentence. No Redis: 'not reachable'."""
     assert main(["score", "--wait", "1", "anyone?"]) == 1
-    assert "No scoring worker answered" in capsys.readouterr().err
+    assert "Could not get a verdict within" in capsys.readouterr().err
     from tests.conftest import free_port
 
     monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")

@@ -7,12 +7,15 @@ failed job :class:`JobFailed` with the sentence the worker recorded, and a wait 
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import redis
+import redis.asyncio
 from rq import Retry
 from rq.job import Job, JobStatus
 from rq.results import Result
@@ -20,8 +23,8 @@ from rq.serializers import JSONSerializer
 
 from model.recipes import TrainingPlan
 from worker import training
-from worker.connection import reachable
-from worker.errors import JobFailed, NotFound, ScoringTimeout
+from worker.connection import DEFAULT_URL, MAX_WAIT_S, describe, reachable
+from worker.errors import JobFailed, NotFound, QueueUnavailable, ScoringTimeout
 from worker.queues import (
     DIED_META,
     EXPLAIN_JOB,
@@ -102,8 +105,62 @@ def wait_result(job: Job, timeout_s: float) -> dict:
                 raise JobFailed(failure_reason(job.get_meta(refresh=True)))
             # RETRIED: it is back on the queue; keep waiting for the re-run
     raise ScoringTimeout(
-        f"No scoring worker answered within {timeout_s:g} s: the service is busy or no worker is running."
+        f"Could not get a verdict within {timeout_s:g} s: the service is busy or no scoring worker is running."
     )
+
+
+async def wait_result_async(aconnection: redis.asyncio.Redis, job_id: str, timeout_s: float) -> dict:
+    """:func:`wait_result` for the bot's event loop: no thread is held, so any number of reviews can wait.
+
+    Each waiting review is one blocking XREAD on its own pooled connection; the deadline holds even
+    if Redis itself stalls.
+    """
+    key = Result.get_key(job_id)
+    last_id = "0-0"
+    deadline = time.monotonic() + timeout_s
+    try:
+        async with asyncio.timeout(timeout_s):
+            while (remaining := deadline - time.monotonic()) > 0:
+                response = await aconnection.xread({key: last_id}, block=max(1, int(remaining * 1000)))
+                if not response:
+                    break
+                entry_id, payload = response[0][1][-1]
+                last_id = entry_id
+                result = Result.restore(job_id, entry_id.decode(), payload, connection=None, serializer=JSONSerializer)
+                if result.type == Result.Type.SUCCESSFUL:
+                    return result.return_value
+                if result.type in (Result.Type.FAILED, Result.Type.MAX_RETRIES_EXCEEDED, Result.Type.STOPPED):
+                    raw_meta = await aconnection.hget(Job.key_for(job_id), "meta")
+                    raise JobFailed(failure_reason(JSONSerializer.loads(raw_meta) if raw_meta else None))
+    except TimeoutError:
+        pass
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        raise QueueUnavailable(
+            f"The queue (Redis at {describe(aconnection)}) is not reachable right now; try again in a moment."
+        ) from exc
+    raise ScoringTimeout(
+        f"Could not get a verdict within {math.ceil(timeout_s)} s: the service is busy or no scoring worker is running."
+    )
+
+
+MAX_WAITING = 2000  # reviews waiting for a verdict at once, each on its own connection; more wait for one
+
+
+def connect_async(url: str) -> redis.asyncio.Redis:
+    """The bot's event-loop client for waiting on results (same URL as the sync one).
+
+    A blocking pool: past MAX_WAITING connections a waiter queues for a free one (its own deadline
+    still holds) instead of failing as redis-py's default pool of 100 would.
+    """
+    pool = redis.asyncio.BlockingConnectionPool.from_url(
+        url or DEFAULT_URL,
+        max_connections=MAX_WAITING,
+        timeout=None,
+        socket_timeout=MAX_WAIT_S + 5,
+        socket_connect_timeout=3,
+        health_check_interval=30,
+    )
+    return redis.asyncio.Redis(connection_pool=pool)
 
 
 def score(connection: redis.Redis, text: str, timeout_s: float = 8, **context: int | None) -> dict:
@@ -117,6 +174,14 @@ def keep_review(connection: redis.Redis, key: str, text: str) -> None:
         connection.set(REVIEW_KEY.format(key=key), text.encode(), ex=REVIEW_TTL_S)
 
 
+async def keep_review_async(aconnection: redis.asyncio.Redis, key: str, text: str) -> None:
+    """:func:`keep_review` on the bot's event loop."""
+    try:
+        await aconnection.set(REVIEW_KEY.format(key=key), text.encode(), ex=REVIEW_TTL_S)
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        raise QueueUnavailable(f"The queue (Redis at {describe(aconnection)}) is not reachable right now.") from exc
+
+
 def kept_review(connection: redis.Redis, key: str) -> str | None:
     """The review kept under ``key``, or None once it has expired."""
     with reachable(connection):
@@ -124,10 +189,14 @@ def kept_review(connection: redis.Redis, key: str) -> str | None:
     return raw.decode() if raw is not None else None
 
 
+def submit_explain(connection: redis.Redis, text: str) -> Job:
+    """Put a "Why?" request for ``text`` on the score queue."""
+    return _enqueue_fast(connection, EXPLAIN_JOB, f"explain a review ({len(text)} chars)", text=text)
+
+
 def explain(connection: redis.Redis, text: str, timeout_s: float = 8) -> dict:
     """Ask a worker which words moved the live model's verdict on ``text``."""
-    job = _enqueue_fast(connection, EXPLAIN_JOB, f"explain a review ({len(text)} chars)", text=text)
-    return wait_result(job, timeout_s)
+    return wait_result(submit_explain(connection, text), timeout_s)
 
 
 # --- The service --------------------------------------------------------------------------------

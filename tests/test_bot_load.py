@@ -1,0 +1,154 @@
+"""The bot under load and fault, end to end: a real bot process, a real worker process, a real
+redis-server, and the Bot API stand-in playing hundreds of users at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import stop_process, wait_for
+from tests.telegram_standin import TelegramStandIn
+from tests.test_bot import TOKEN, bot_env, start_bot
+
+pytestmark = pytest.mark.slow  # every test here starts processes
+
+SCORE_TIMEOUT = 3
+ADMINS = (42, 43)
+USERS = 200
+
+
+@pytest.fixture(scope="module")
+def standin():
+    server = TelegramStandIn(token=TOKEN).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(standin, redis_server, imdb_dir, tmp_path_factory):
+    """A bot (SCORE_TIMEOUT 3 s, two admins) and one worker on score and train."""
+    home = tmp_path_factory.mktemp("load-home")
+    env = bot_env(
+        home,
+        redis_server.url,
+        standin,
+        IMDB_DATA=str(imdb_dir),
+        SCORE_TIMEOUT=str(SCORE_TIMEOUT),
+        ADMIN_IDS=",".join(map(str, ADMINS)),
+        LOG_LEVEL="WARNING",
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "sentibot.cli", "worker", "--queues", "score,train", "--name", "load-worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    bot = start_bot(env, home / "bot.log")
+    try:
+        standin.wait_for(lambda s: s.calls(method="setMyCommands"), timeout=30)
+        yield {"home": home, "bot": bot, "worker": worker}
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)
+        stop_process(bot)
+        stop_process(worker)
+
+
+@pytest.fixture
+def ready(stack, connection, live_model):
+    wait_for(lambda: connection.exists("sentibot:alive:load-worker"), 60)
+    return stack
+
+
+def reply_seconds(standin: TelegramStandIn, updates: list[dict], needle: str) -> list[float | None]:
+    """For each user message, seconds until the bot's first reply to that chat containing needle (None: none yet).
+
+    One pass over what the bot sent, so polling it for 200 users stays cheap for the stand-in's thread.
+    """
+    first: dict[int, float] = {}
+    for sent in standin.calls(method="sendMessage"):
+        chat = int(sent.params["chat_id"])
+        if chat not in first and needle in sent.params["text"]:
+            first[chat] = sent.at
+    return [
+        first[u["message"]["chat"]["id"]] - standin.sent_at[u["update_id"]]
+        if u["message"]["chat"]["id"] in first
+        else None
+        for u in updates
+    ]
+
+
+def all_answered(standin: TelegramStandIn, updates: list[dict], needle: str, timeout: float) -> list[float]:
+    """Wait until every message got its reply; return the reply times (or say what the others got)."""
+    try:
+        wait_for(lambda: None not in reply_seconds(standin, updates, needle), timeout, interval=0.25)
+    except TimeoutError:
+        late = [u for u, t in zip(updates, reply_seconds(standin, updates, needle), strict=True) if t is None]
+        got = {tuple(standin.texts(u["message"]["chat"]["id"])) for u in late}
+        message = f"{len(late)} of {len(updates)} without {needle!r} after {timeout} s; they got {got}"
+        raise AssertionError(message) from None
+    return reply_seconds(standin, updates, needle)
+
+
+def test_every_user_hears_back_within_the_timeout_while_workers_are_stalled(ready, standin):
+    """All scoring workers SIGSTOPped, 200 users write at once: each gets "could not get a verdict" within
+    SCORE_TIMEOUT + 1 s; /help and /status answer at once meanwhile; resumed, verdicts come back."""
+    worker = ready["worker"]
+    os.kill(worker.pid, signal.SIGSTOP)
+    try:
+        sent = [standin.send_text(10_000 + i, f"a superb touching film, number {i}") for i in range(USERS)]
+        help_update = standin.send_text(20_000, "/help")
+        status_update = standin.send_text(20_001, "/status")
+        # answered while the 200 reviews still wait out their SCORE_TIMEOUT (on 2 cores the backlog
+        # of 200 updates before them is read and enqueued first)
+        (help_s,) = all_answered(standin, [help_update], "/retrain", SCORE_TIMEOUT + 5)
+        (status_s,) = all_answered(standin, [status_update], "Reviews waiting", SCORE_TIMEOUT + 5)
+        assert help_s < SCORE_TIMEOUT and status_s < SCORE_TIMEOUT
+        times = all_answered(standin, sent, "Could not get a verdict", SCORE_TIMEOUT + 10)
+        slowest = max(times)
+        print(f"stalled workers, {USERS} users: slowest reply {slowest:.2f} s (SCORE_TIMEOUT {SCORE_TIMEOUT} s)")
+        assert slowest <= SCORE_TIMEOUT + 1
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)
+    standin.send_text(20_002, "a superb touching film")
+    standin.wait_text(20_002, "Positive", timeout=30)
+
+
+def test_a_burst_of_users_all_get_verdicts_fast(ready, standin):
+    """200 users at once with a healthy worker: 200 verdicts, the last within 2 s of its message."""
+    sent = [standin.send_text(30_000 + i, f"an awful dull boring film, number {i}") for i in range(USERS)]
+    slowest = max(all_answered(standin, sent, "Negative", 30))
+    print(f"burst of {USERS} users, healthy worker: slowest verdict {slowest:.2f} s")
+    assert slowest <= 2.0
+
+
+def test_a_refused_typing_indicator_does_not_cost_the_reply(ready, standin):
+    """A slow verdict shows "typing..."; Telegram answers that with 429: the user still gets the verdict."""
+    worker = ready["worker"]
+    standin.refuse["sendChatAction"] = 429
+    os.kill(worker.pid, signal.SIGSTOP)  # slow enough for the typing indicator
+    try:
+        standin.send_text(40_000, "a superb touching film")
+        standin.wait_for(lambda s: s.calls(40_000, "refused:sendChatAction"), timeout=SCORE_TIMEOUT)
+        os.kill(worker.pid, signal.SIGCONT)
+        assert standin.wait_text(40_000, "Positive").startswith("Positive")
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)
+        standin.refuse.clear()
+
+
+def test_two_admins_retraining_at_the_same_instant_start_one_training(ready, standin, connection):
+    """Two /retrain updates at once: exactly one training is queued, the other admin hears who holds it."""
+    first, second = ADMINS
+    standin.send_text(first, "/retrain arch=tutorial epochs=1 batch_size=64")
+    standin.send_text(second, "/retrain arch=tutorial epochs=1 batch_size=64")
+    standin.wait_for(lambda s: any("already running" in t for t in s.texts(first) + s.texts(second)), 15)
+    queued = [a for a in ADMINS if any(t.startswith("Training queued") for t in standin.texts(a))]
+    refused = [a for a in ADMINS if any("already running" in t for t in standin.texts(a))]
+    assert len(queued) == 1 and refused == [a for a in ADMINS if a not in queued]
+    (busy,) = [t for t in standin.texts(refused[0]) if "already running" in t]
+    assert f"User{queued[0]}" in busy
+    standin.wait_text(queued[0], "Training finished", timeout=120)
