@@ -1,4 +1,8 @@
-"""Per-user rate limit: a sliding window of message times, in the bot's memory."""
+"""Per-user rate limit: a sliding window of message times, in the bot's memory.
+
+Users idle for longer than the window are forgotten (swept once a window), so the memory it
+holds is bounded by the users active in the last minute or two, not by everyone ever seen.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +17,15 @@ class RateLimiter:
         self.limit = limit
         self.window_s = window_s
         self._seen: dict[int, deque[float]] = defaultdict(deque)
+        self._swept_at = 0.0
 
     def allow(self, user_id: int, now: float | None = None) -> bool:
         """Record a message and say whether it is within the limit."""
         if self.limit <= 0:
             return True
         now = time.monotonic() if now is None else now
+        if now - self._swept_at >= self.window_s:
+            self._forget_idle(now)
         times = self._seen[user_id]
         while times and now - times[0] >= self.window_s:
             times.popleft()
@@ -26,6 +33,16 @@ class RateLimiter:
             return False
         times.append(now)
         return True
+
+    def _forget_idle(self, now: float) -> None:
+        self._swept_at = now
+        for user_id in [u for u, times in self._seen.items() if not times or now - times[-1] >= self.window_s]:
+            del self._seen[user_id]
+
+    @property
+    def tracked_users(self) -> int:
+        """Users the limiter holds message times for (bounded by recent activity)."""
+        return len(self._seen)
 
     def retry_after(self, user_id: int, now: float | None = None) -> int:
         """Seconds until the user may send again."""

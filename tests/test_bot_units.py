@@ -61,6 +61,34 @@ def test_verdict_text():
     assert "guess" in replies.verdict({"label": "negative", "score": 0.4, "known": 0})
 
 
+def test_the_rate_limiter_forgets_idle_users():
+    """10,000 users who wrote once are forgotten a window later: memory follows recent activity only."""
+    limiter = RateLimiter(limit=3, window_s=60)
+    for user in range(10_000):
+        assert limiter.allow(user, now=float(user) / 1000)
+    assert limiter.tracked_users == 10_000
+    assert limiter.allow(1, now=200.0)  # a window later: the sweep runs
+    assert limiter.tracked_users == 1
+
+
+def test_the_rate_limiter_still_limits_active_users_after_a_sweep():
+    """The sweep never forgets a user still inside the window."""
+    limiter = RateLimiter(limit=2, window_s=60)
+    assert limiter.allow(7, now=0.0) and limiter.allow(7, now=59.0)
+    assert not limiter.allow(7, now=59.5)
+    assert limiter.allow(8, now=61.0)  # sweeps: user 7's last message is 2 s old, kept
+    assert limiter.allow(7, now=61.5)  # the message at 0 s has left the window, the one at 59 s has not
+    assert not limiter.allow(7, now=62.0)
+
+
+def test_status_shows_who_trains_to_admins_only():
+    """Everyone sees that a training runs; only admins see who started it."""
+    running = {"job_id": "train-1", "requested_by": "Alice (id 42)", "summary": "epoch 1/5 done"}
+    assert "Alice" in replies.status(0, 0, 1, running, show_who=True)
+    public = replies.status(0, 0, 1, running, show_who=False)
+    assert "train-1" in public and "epoch 1/5" in public and "Alice" not in public
+
+
 def test_progress_text_has_a_bar_and_every_epoch():
     """Epoch i/N, each epoch's four metrics and seconds, and a bar."""
     epoch = {"epoch": 1, "epochs": 2, "accuracy": 0.8, "val_accuracy": 0.7, "loss": 0.5, "val_loss": 0.6, "seconds": 3}

@@ -121,6 +121,14 @@ def test_every_compose_variable_is_documented_and_a_setting():
         assert f'"{name}"' in settings_source, name
 
 
+def test_compose_has_no_default_redis_password():
+    """Every use of REDIS_PASSWORD is ${REDIS_PASSWORD:?...}: compose refuses to start without one."""
+    text = (ROOT / "docker-compose.yml").read_text()
+    uses = re.findall(r"\$\{REDIS_PASSWORD([^}]*)\}", text)
+    assert uses and all(use.startswith(":?") for use in uses)
+    assert "change-me" not in text and "change-me" not in (ROOT / ".env.example").read_text()
+
+
 def test_dockerfile_entry_point_exists():
     """The image's command is the project's console script, run as a non-root user."""
     dockerfile = (ROOT / "Dockerfile").read_text()
