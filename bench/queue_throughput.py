@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 from sentibot.processes import stop as stop_process  # noqa: E402
 from sentibot.processes import wait_for  # noqa: E402
 from sentibot.redis_server import RedisServer  # noqa: E402
+from tests.live_stack import any_bundle  # noqa: E402
 
 SHARED_DATA = ROOT.parent / "shared" / "datasets" / "aclImdb_v1_labeled.tar.gz"
 SAMPLE = [
@@ -37,18 +38,7 @@ SAMPLE = [
 
 def bundle_bytes(home: Path) -> bytes:
     """The newest local bundle, or an untrained tutorial model in a bundle."""
-    from model import bundle
-    from model.architectures import build
-    from model.encoding import TextEncoder, tokenize
-
-    try:
-        return bundle.newest(home / "bundles").read_bytes()
-    except Exception:  # noqa: BLE001 - no local bundle: make one
-        words = tuple(sorted({w for s in SAMPLE for w in tokenize(s)}))
-        made = bundle.Bundle(
-            build("tutorial"), TextEncoder(words), {"version": bundle.new_version(), "arch": "tutorial"}
-        )
-        return bundle.to_bytes(made)
+    return any_bundle(home, SAMPLE)
 
 
 def ceiling(data: bytes, reviews: int) -> float:

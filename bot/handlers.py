@@ -57,9 +57,14 @@ def is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     return user is not None and user.id in deps(context).settings.admin_ids
 
 
+def well_formed(text: str) -> str:
+    """The text with lone UTF-16 surrogates (JSON can carry them, UTF-8 cannot) replaced by U+FFFD."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def addressed_text(message: Message, bot_username: str, bot_id: int) -> str | None:
     """The review in a message, or None when a group message is not meant for the bot."""
-    text = message.text or ""
+    text = well_formed(message.text or "")
     if message.chat.type == ChatType.PRIVATE:
         return text
     mention = f"@{bot_username}"

@@ -1,0 +1,129 @@
+"""The whole service as real processes for end-to-end tests and benches: a redis-server, scoring
+workers, the bot, and the Bot API stand-in playing the users. Everything it starts it stops, by PID."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hypothesis import strategies as st
+
+from sentibot.processes import stop, wait_for
+from sentibot.redis_server import RedisServer
+from tests.telegram_standin import TelegramStandIn
+from worker.connection import connect
+from worker.registry import ModelRegistry
+
+TOKEN = "123456:LIVE-stack-token"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class LiveStack:
+    """Start with :meth:`start`, stop with :meth:`stop`; ``home`` holds the logs."""
+
+    home: Path
+    bundle: bytes
+    score_timeout: int = 8
+    workers: int = 1
+    redis: RedisServer = field(default_factory=RedisServer)
+    standin: TelegramStandIn = field(default_factory=lambda: TelegramStandIn(token=TOKEN))
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "TELEGRAM_TOKEN": TOKEN,
+            "TELEGRAM_API_URL": self.standin.api_url,
+            "REDIS_URL": self.redis.url,
+            "SENTIBOT_HOME": str(self.home),
+            "SCORE_TIMEOUT": str(self.score_timeout),
+            "RATE_LIMIT_PER_MINUTE": "0",
+            "LOG_LEVEL": "WARNING",
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+        }
+
+    def start(self) -> LiveStack:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.redis.start()
+        self.standin.start()
+        ModelRegistry(connect(self.redis.url)).add(self.bundle, promote=True)
+        for i in range(self.workers):
+            self.start_worker(f"worker-{i}")
+        self.processes["bot"] = self._spawn(["bot"], "bot")
+        self.standin.wait_for(lambda s: s.calls(method="setMyCommands"), timeout=60)
+        for i in range(self.workers):
+            self.wait_worker(f"worker-{i}")
+        return self
+
+    def _spawn(self, argv: list[str], log: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "sentibot.cli", *argv],
+            env=self.env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.home / f"{log}.log", "a"),
+        )
+
+    def start_worker(self, name: str) -> subprocess.Popen:
+        process = self._spawn(["worker", "--queues", "score", "--name", name], name)
+        self.processes[name] = process
+        return process
+
+    def wait_worker(self, name: str, timeout: float = 90) -> None:
+        connection = connect(self.redis.url)
+        wait_for(lambda: connection.exists(f"sentibot:alive:{name}"), timeout)
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            stop(process)
+        self.standin.stop()
+        self.redis.stop()
+
+
+def any_bundle(home: Path, sample: list[str]) -> bytes:
+    """The newest bundle in home/bundles, or an untrained tutorial model (same compute) in a bundle."""
+    from model import bundle
+    from model.architectures import build
+    from model.encoding import TextEncoder, tokenize
+    from model.errors import ModelNotFound
+
+    try:
+        return bundle.newest(home / "bundles").read_bytes()
+    except ModelNotFound:
+        words = tuple(sorted({w for s in sample for w in tokenize(s)}))
+        made = bundle.Bundle(
+            build("tutorial"), TextEncoder(words), {"version": bundle.new_version(), "arch": "tutorial"}
+        )
+        return bundle.to_bytes(made)
+
+
+def replies_by_chat(standin: TelegramStandIn) -> dict[int, list[str]]:
+    """The texts of the bot's messages so far, per chat (one pass, cheap to poll)."""
+    by_chat: dict[int, list[str]] = {}
+    for sent in standin.calls(method="sendMessage"):
+        by_chat.setdefault(int(sent.params["chat_id"]), []).append(sent.params["text"])
+    return by_chat
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# What users may send: any Unicode Telegram delivers, control characters and RTL marks included,
+# lone surrogates too (JSON can carry them), up to Telegram's 4,096 characters.
+HOSTILE = st.sampled_from(["\u200f", "\u202e", "\u0000", "\ufeff", "\ud83d", "\udc00", "😀", "👍🏽", "\n", "\t"])
+MESSAGES = st.one_of(
+    st.text(st.characters(codec=None, exclude_categories=()), max_size=200),
+    st.lists(st.one_of(HOSTILE, st.characters()), max_size=50).map("".join),
+    st.integers(4000, 4096).map(lambda n: ("😀 a superb film " * 300)[:n]),
+    st.text(alphabet=st.characters(categories=["Cc", "Cf", "Zs", "Mn"]), min_size=1, max_size=100),
+).filter(lambda text: text.strip() != "")  # Telegram delivers no empty messages
