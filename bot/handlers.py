@@ -146,7 +146,7 @@ def cosmetic(context: ContextTypes.DEFAULT_TYPE, call: Coroutine, what: str) -> 
 
 
 async def show_typing(message: Message) -> None:
-    """"typing..." only when the verdict is slow: a verdict in milliseconds needs no indicator."""
+    """ "typing..." only when the verdict is slow: a verdict in milliseconds needs no indicator."""
     await asyncio.sleep(TYPING_AFTER_S)
     await message.reply_chat_action(ChatAction.TYPING)
 

@@ -160,3 +160,8 @@ def newest(directory: Path) -> Path:
             "(PATH: the aclImdb folder or .tar.gz)."
         )
     return bundles[-1]
+
+
+def resolve(path: Path) -> Path:
+    """A bundle file as given, or the newest bundle when ``path`` is a directory (`sentibot train --out`'s)."""
+    return newest(path) if path.is_dir() else path

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from model import recipes
+from model.native_logs import load_tensorflow
 from model.recipes import ARCHITECTURE_NAMES
 from sentibot.settings import Settings
 
@@ -48,7 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict = subparsers.add_parser("predict", help="score reviews locally with a bundle")
     predict.add_argument("texts", nargs="*", metavar="TEXT")
     predict.add_argument("--file", type=Path, help="score each line of this file")
-    predict.add_argument("--model", type=Path, help="bundle file (default: newest in SENTIBOT_HOME/bundles)")
+    predict.add_argument(
+        "--model", type=Path, help="bundle file, or a directory for its newest bundle (default: SENTIBOT_HOME/bundles)"
+    )
     predict.add_argument("--explain", action="store_true", help="also list the words that moved the score most")
     predict.set_defaults(handler=run_predict)
 
@@ -71,6 +74,7 @@ def _epoch_table(history: dict[str, list[float]]) -> str:
 
 def run_train(args: argparse.Namespace, settings: Settings) -> int:
     """Load data, train, evaluate, save bundle and chart; print a summary."""
+    load_tensorflow()
     from model import train
     from model.chart import history_chart
     from model.data import load_imdb
@@ -128,11 +132,12 @@ def _read_inputs(args: argparse.Namespace) -> list[str]:
 
 def run_predict(args: argparse.Namespace, settings: Settings) -> int:
     """Score texts with a local bundle, one JSON object per input."""
+    load_tensorflow()
     texts = _read_inputs(args)
     from model import bundle
     from model.predict import Predictor
 
-    predictor = Predictor(bundle.load(args.model or bundle.newest(settings.bundle_dir)))
+    predictor = Predictor(bundle.load(bundle.resolve(args.model) if args.model else bundle.newest(settings.bundle_dir)))
     for text, prediction in zip(texts, predictor.predict(texts), strict=True):
         row = {"text": text[:80], **prediction.to_dict(), "model": predictor.version}
         if args.explain:

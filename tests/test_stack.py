@@ -150,3 +150,41 @@ def test_terminal_retrain_shows_progress_and_saves_the_chart(connection, worker_
     assert "Training finished: test accuracy" in text
     chart = Path(re.search(r"Chart saved to (\S+)", text)[1])
     assert chart.read_bytes()[:4] == b"\x89PNG"
+
+
+LOG_LINE = re.compile(r"\b(DEBUG|INFO|WARNING|ERROR)\b|\[(score|train|redis)[-\d]*\]|absl|I0000|oneDNN|Worker \S+:")
+
+
+def test_the_terminal_chat_shows_the_conversation_not_logs(tmp_path, bundle_path):
+    """`sentibot up` without a token, in a real pseudo-terminal: prompts, verdicts and one pointer to the
+    logs on screen; the workers' and Redis's log lines in SENTIBOT_HOME/logs instead."""
+    import io
+
+    import pexpect
+
+    home = tmp_path / "home"
+    (home / "bundles").mkdir(parents=True)
+    (home / "bundles" / bundle_path.name).write_bytes(bundle_path.read_bytes())
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "TELEGRAM_TOKEN", "IMDB_DATA")}
+    env.update(SENTIBOT_HOME=str(home), LOG_LEVEL="INFO", TERM="dumb")
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as a user's shell has it
+    screen = io.StringIO()
+    child = pexpect.spawn(sys.executable, ["-m", "sentibot.cli", "up"], env=env, encoding="utf-8", timeout=90)
+    child.logfile_read = screen
+    try:
+        child.expect("review> ")
+        child.sendline("a superb touching film")
+        child.expect(r"Positive \(\d+%\)")
+        child.expect("review> ")
+        child.sendline("/status")
+        child.expect("Workers alive: 2")  # the scoring worker and the trainer
+        child.expect("review> ")
+        child.sendline("/quit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    shown = screen.getvalue()
+    assert not [line for line in shown.splitlines() if LOG_LINE.search(line)], shown
+    assert shown.count(str(home / "logs")) == 1
+    worker_log = (home / "logs" / "score-1.log").read_text()
+    assert "Worker" in worker_log or "model" in worker_log  # RQ's and our INFO lines went to the file

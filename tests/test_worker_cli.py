@@ -87,3 +87,16 @@ def test_worker_rejects_unknown_queue_names(capsys):
     with pytest.raises(SystemExit):
         main(["worker", "--queues", "scoring"])
     assert "use score, train" in capsys.readouterr().err
+
+
+def test_model_add_and_predict_take_the_directory_train_wrote(env, bundle_path, tmp_path, capsys):
+    """`sentibot train --out models/` then `sentibot model add models/`: a directory means its newest bundle."""
+    models = bundle_path.parent
+    assert main(["predict", "--model", str(models), "a superb film"]) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == bundle_path.stem
+    assert main(["model", "add", str(models), "--promote", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"added": bundle_path.stem, "live": True}
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["model", "add", str(empty)]) == 1
+    assert "No trained model in" in capsys.readouterr().err

@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         sub.add_argument("version")
         sub.add_argument("--json", action="store_true")
     add = actions.add_parser("add", help="put a bundle file into the registry")
-    add.add_argument("bundle", type=Path)
+    add.add_argument("bundle", type=Path, help="a bundle file, or a directory for its newest bundle")
     add.add_argument("--promote", action="store_true")
     add.add_argument("--json", action="store_true")
     model.set_defaults(handler=run_model)
@@ -89,10 +89,11 @@ def run_model(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps(record, indent=None if args.json else 2))
             return 0
         if args.action == "add":
+            from model.bundle import resolve
             from model.errors import ModelError
 
             try:
-                data = args.bundle.read_bytes()
+                data = resolve(args.bundle).read_bytes()
             except OSError as exc:
                 raise ModelError(f"Could not read {args.bundle}: {exc.strerror}.") from None
             record = registry.add(data, promote=args.promote)

@@ -98,12 +98,16 @@ class Heartbeat(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        while not self.stopped.wait(HEARTBEAT_S):
+        while True:  # beat at once, then every HEARTBEAT_S
             try:
                 beat(self.connection, self.worker_name)
                 reap(self.connection)
             except redis.exceptions.RedisError as exc:  # Redis away: keep trying, the worker does too
                 log.debug("heartbeat failed: %s", exc)
+            except Exception:  # a bug here must not silence the heartbeat (the worker would look dead)
+                log.exception("heartbeat round failed")
+            if self.stopped.wait(HEARTBEAT_S):
+                return
 
     def stop(self) -> None:
         """End the thread and withdraw the alive key (a clean exit is not a death)."""

@@ -56,6 +56,9 @@ def warm_up(connection: redis.Redis, models: ModelCache) -> None:
 
 def run(settings: Settings, queues: list[str], name: str | None = None, burst: bool = False) -> None:
     """Work until SIGTERM, reconnecting to Redis whenever it goes away."""
+    from model.native_logs import load_tensorflow
+
+    load_tensorflow()  # now, quietly: its C init holds the GIL for seconds and prints C++ start-up lines
     connection = connect(settings.redis_url)
     models = ModelCache(settings.home / "worker-bundles")  # this process's one model cache
     stopping = threading.Event()
@@ -66,7 +69,7 @@ def run(settings: Settings, queues: list[str], name: str | None = None, burst: b
             if SCORE in queues:
                 warm_up(connection, models)
             if TRAIN in queues:
-                import model.train  # noqa: F401 - import TensorFlow now: its C init holds the GIL for seconds
+                import model.train  # noqa: F401 - the training code too, before the heartbeat thread starts
             worker = build_worker(connection, queues, settings, models, name, stopping)
             heartbeat = Heartbeat(connection, worker.name)
             heartbeat.start()
