@@ -6,11 +6,13 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
+import redis
 from telegram import BotCommand, Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
     CommandHandler,
+    ContextTypes,
     MessageHandler,
     filters,
 )
@@ -19,8 +21,10 @@ from bot import handlers, replies
 from bot.errors import on_error
 from bot.ratelimit import RateLimiter
 from sentibot.settings import Settings, SettingsError
-from worker import client
+from worker import client, health
 from worker.connection import connect
+
+log = logging.getLogger(__name__)
 
 
 class RedactToken(logging.Filter):
@@ -56,9 +60,22 @@ ENQUEUE_THREADS = 32  # short Redis calls (enqueue, status) from many users at o
 
 
 async def post_init(application: Application) -> None:
-    """Registers the command menu with Telegram; sizes the thread pool for many users' short Redis calls."""
+    """Registers the command menu with Telegram; sizes the thread pool for many users' short Redis calls;
+    starts the health beat."""
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(ENQUEUE_THREADS, "redis-call"))
     await application.bot.set_my_commands([BotCommand(name, text) for name, text in replies.COMMANDS])
+    application.job_queue.run_repeating(health_beat, interval=health.BOT_BEAT_S, first=0, name="health")
+
+
+async def health_beat(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`sentibot health bot` is true while this runs: the update loop polls and Redis answers."""
+    updater = context.application.updater
+    if updater is None or not updater.running:
+        return
+    try:
+        await asyncio.to_thread(health.mark_bot_alive, context.bot_data["deps"].connection)
+    except redis.exceptions.RedisError as exc:
+        log.info("health beat skipped: Redis does not answer (%s)", type(exc).__name__)
 
 
 def build_application(settings: Settings) -> Application:

@@ -27,8 +27,8 @@ from bot.retrain_args import BadRetrainArguments, parse_retrain_args
 from model.encoding import tokenize
 from sentibot.errors import SentibotError
 from sentibot.settings import Settings
-from worker import client
-from worker.errors import NotFound, TrainingBusy
+from worker import client, health
+from worker.errors import JobFailed, NotFound, TrainingBusy
 
 log = logging.getLogger(__name__)
 WATCH_INTERVAL_S = 1.0  # how often a running training is checked for new epochs
@@ -119,7 +119,7 @@ async def score_review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await message.reply_text(f"I couldn't score that: {replies.QUEUE_SLOW}")
         return
     except SentibotError as exc:
-        await message.reply_text(f"I couldn't score that: {sentence_for(exc)}")
+        await message.reply_text(f"I couldn't score that: {await why_not_scored(d, exc)}")
         return
     finally:
         typing.cancel()
@@ -130,6 +130,18 @@ async def score_review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     except SentibotError:
         log.info("review not kept for a Why? button: Redis went away after scoring")
     await message.reply_text(replies.verdict(result), reply_markup=why)
+
+
+async def why_not_scored(d: Deps, exc: SentibotError) -> str:
+    """The sentence for a failed review; with no model live yet, how far the training of one has got."""
+    if isinstance(exc, JobFailed) and exc.kind == "ModelUnavailable":
+        try:
+            running = await asyncio.to_thread(client.running_training, d.connection)
+        except SentibotError:
+            running = None
+        if running is not None:
+            return replies.model_in_training(running, first=running.get("requested_by") == health.FIRST_START)
+    return sentence_for(exc)
 
 
 def cosmetic(context: ContextTypes.DEFAULT_TYPE, call: Coroutine, what: str) -> asyncio.Task:

@@ -54,6 +54,18 @@ def training_queued(job_id: str, plan: TrainingPlan) -> str:
     return f"Training queued as {job_id}: {plan.arch}, {plan.epochs} epochs, batch {plan.batch_size}{extra}."
 
 
+def model_in_training(training: dict, first: bool) -> str:
+    """No model is live, but one is being trained (``first``: by the first start): say how far it has got."""
+    progress = training.get("progress") or {}
+    done, total = len(progress.get("epochs", [])), int(training.get("epochs") or 0)
+    if progress.get("stage") == "training" or 0 < done < total:
+        where = f"epoch {done + 1}/{total}"
+    else:
+        where = training["summary"]
+    which = "the first model" if first else "a model"
+    return f"No model is live yet: {which} is training ({where}). Try again in a few minutes."
+
+
 def verdict(result: dict) -> str:
     """'Positive (94%)' plus what the reader should know about how it was read."""
     label = result["label"]

@@ -44,6 +44,17 @@ def _float(environ: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "yes", "true", "on"):
+        return True
+    if raw in ("0", "no", "false", "off"):
+        return False
+    raise SettingsError(f"{name} must be yes or no, got {raw!r}.")
+
+
 def _ids(environ: Mapping[str, str], name: str) -> frozenset[int]:
     raw = environ.get(name, "").strip()
     if not raw:
@@ -74,6 +85,7 @@ class Settings:
     max_accuracy_drop: float = 0.01  # PROMOTE_MAX_DROP: how far below the live model it may be (fraction)
     default_arch: str = "nbsvm"  # DEFAULT_ARCH: trained when none is named; checked against model/ by the CLI
     log_level: str = "INFO"  # LOG_LEVEL
+    train_on_first_start: bool = True  # TRAIN_ON_FIRST_START: a training worker trains a model when none is live
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -96,6 +108,7 @@ class Settings:
             max_accuracy_drop=_float(env, "PROMOTE_MAX_DROP", defaults.max_accuracy_drop),
             default_arch=env.get("DEFAULT_ARCH", "").strip() or defaults.default_arch,
             log_level=env.get("LOG_LEVEL", "").strip().upper() or defaults.log_level,
+            train_on_first_start=_bool(env, "TRAIN_ON_FIRST_START", defaults.train_on_first_start),
         )
 
     @property

@@ -99,6 +99,7 @@ def ensure_model(settings: Settings, url: str) -> None:
     from model.errors import ModelNotFound
     from worker import client
     from worker.connection import connect
+    from worker.errors import TrainingBusy
     from worker.registry import ModelRegistry
 
     connection = connect(url)
@@ -115,11 +116,10 @@ def ensure_model(settings: Settings, url: str) -> None:
     source = settings.imdb_data or "Keras's download"
     print(f"[up] no model yet: training the {settings.default_arch} model from {source} (first start only)")
     plan = recipes.plan(settings.default_arch)
-    running = client.running_training(connection)
-    if running is None:
+    try:
         job_id = client.start_training(connection, plan, "sentibot up", timeout_s=settings.train_timeout_s)
-    else:
-        job_id = running["job_id"]
+    except TrainingBusy as busy:  # one is already running (an earlier start): follow that one
+        job_id = busy.running.get("job_id") or client.running_training(connection)["job_id"]
     for snapshot in client.follow_training(connection, job_id):
         if snapshot.epochs:
             print(f"[up] epoch {len(snapshot.epochs)}/{plan.epochs}: {replies.epoch_line(snapshot.epochs[-1])}")
@@ -155,7 +155,11 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
     children = Children(log_dir=chat_logs(settings) if chat_mode else None)
     if children.log_dir is not None:
         print(f"[up] logs of redis, the workers and this process: {children.log_dir}/*.log")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
+    env = {
+        **os.environ,
+        "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"),
+        "TRAIN_ON_FIRST_START": "no",  # `up` does the first start itself, after trying the local bundles
+    }
     exe = [sys.executable, "-m", "sentibot.cli"]
     try:
         url = settings.redis_url

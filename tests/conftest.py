@@ -135,6 +135,7 @@ def worker_env(settings, **extra) -> dict:
         "IMDB_DATA": settings.imdb_data,
         "REDIS_URL": settings.redis_url,
         "PROMOTE_MIN_ACCURACY": str(settings.min_accuracy),
+        "TRAIN_ON_FIRST_START": "no",  # each test decides when a model is live
         "LOG_LEVEL": "WARNING",
         **extra,
     }

@@ -43,6 +43,7 @@ class LiveStack:
             "SENTIBOT_HOME": str(self.home),
             "SCORE_TIMEOUT": str(self.score_timeout),
             "RATE_LIMIT_PER_MINUTE": "0",
+            "TRAIN_ON_FIRST_START": "no",
             "LOG_LEVEL": "WARNING",
             "TF_CPP_MIN_LOG_LEVEL": "3",
         }

@@ -41,6 +41,7 @@ def bot_env(home, redis_url: str, standin: TelegramStandIn, **extra: str) -> dic
         "LOG_LEVEL": "INFO",
         "SCORE_TIMEOUT": "6",
         "PROMOTE_MIN_ACCURACY": "0.5",
+        "TRAIN_ON_FIRST_START": "no",  # each test decides when a model is live
         **extra,
     }
 

@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the queue-side commands."""
     worker = subparsers.add_parser("worker", help="run a worker that scores reviews and/or trains models")
     worker.add_argument("--queues", type=_queues, default=["score", "train"], help="score, train or score,train")
-    worker.add_argument("--name", help="worker name (default: RQ's)")
+    worker.add_argument("--name", help="worker name (default: <hostname>.<pid>)")
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     worker.set_defaults(handler=run_worker)
 
@@ -41,6 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("--json", action="store_true")
     model.set_defaults(handler=run_model)
 
+    health = subparsers.add_parser("health", help="exit 0 if this host's worker or bot is alive (healthchecks)")
+    health.add_argument("what", choices=("worker", "bot"))
+    health.set_defaults(handler=run_health)
+
     score = subparsers.add_parser("score", help="score reviews through the running service")
     score.add_argument("texts", nargs="+", metavar="TEXT")
     score.add_argument(
@@ -55,6 +59,22 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     run(settings, args.queues, name=args.name, burst=args.burst)
     return 0
+
+
+def run_health(args: argparse.Namespace, settings: Settings) -> int:
+    """One sentence; exit 0 when healthy, 1 when not (Redis unreachable included)."""
+    import redis
+
+    from worker import health
+    from worker.connection import DEFAULT_URL
+
+    connection = redis.Redis.from_url(settings.redis_url or DEFAULT_URL, socket_timeout=3, socket_connect_timeout=3)
+    try:
+        healthy, sentence = (health.worker_health if args.what == "worker" else health.bot_health)(connection)
+    except redis.exceptions.RedisError as exc:
+        healthy, sentence = False, f"Redis does not answer ({type(exc).__name__})"
+    print(sentence)
+    return 0 if healthy else 1
 
 
 def _row(record: dict) -> str:

@@ -60,6 +60,11 @@ def failure_reason(meta: dict | None) -> str:
     return "It failed; the worker's log has the details."
 
 
+def job_failed(meta: dict | None) -> JobFailed:
+    """The error to raise for a failed job: its sentence and the kind of error the worker recorded."""
+    return JobFailed(failure_reason(meta), kind=((meta or {}).get(FAILURE_META) or {}).get("kind"))
+
+
 # --- Scoring and explaining -------------------------------------------------------------------
 
 
@@ -102,7 +107,7 @@ def wait_result(job: Job, timeout_s: float) -> dict:
             if result.type == Result.Type.SUCCESSFUL:
                 return result.return_value
             if result.type in (Result.Type.FAILED, Result.Type.MAX_RETRIES_EXCEEDED, Result.Type.STOPPED):
-                raise JobFailed(failure_reason(job.get_meta(refresh=True)))
+                raise job_failed(job.get_meta(refresh=True))
             # RETRIED: it is back on the queue; keep waiting for the re-run
     raise ScoringTimeout(
         f"Could not get a verdict within {timeout_s:g} s: the service is busy or no scoring worker is running."
@@ -131,7 +136,7 @@ async def wait_result_async(aconnection: redis.asyncio.Redis, job_id: str, timeo
                     return result.return_value
                 if result.type in (Result.Type.FAILED, Result.Type.MAX_RETRIES_EXCEEDED, Result.Type.STOPPED):
                     raw_meta = await aconnection.hget(Job.key_for(job_id), "meta")
-                    raise JobFailed(failure_reason(JSONSerializer.loads(raw_meta) if raw_meta else None))
+                    raise job_failed(JSONSerializer.loads(raw_meta) if raw_meta else None)
     except TimeoutError:
         pass
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:

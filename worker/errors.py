@@ -16,7 +16,11 @@ class ScoringTimeout(SentibotError):
 
 
 class JobFailed(SentibotError):
-    """A job ended in failure; the message says why in words."""
+    """A job ended in failure; the message says why in words, ``kind`` names the error (e.g. ModelUnavailable)."""
+
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class TrainingBusy(SentibotError):

@@ -15,6 +15,7 @@ import threading
 import redis
 
 from sentibot.settings import Settings
+from worker import health
 from worker.connection import connect, describe
 from worker.errors import ModelUnavailable
 from worker.model_cache import ModelCache
@@ -70,7 +71,10 @@ def run(settings: Settings, queues: list[str], name: str | None = None, burst: b
                 warm_up(connection, models)
             if TRAIN in queues:
                 import model.train  # noqa: F401 - the training code too, before the heartbeat thread starts
-            worker = build_worker(connection, queues, settings, models, name, stopping)
+
+                if settings.train_on_first_start:
+                    health.start_first_training(connection, settings)
+            worker = build_worker(connection, queues, settings, models, name or health.worker_name(), stopping)
             heartbeat = Heartbeat(connection, worker.name)
             heartbeat.start()
             try:

@@ -1,0 +1,78 @@
+"""Signs of life for `sentibot health worker|bot` (docker compose healthchecks) and the first start.
+
+A worker is healthy while its heartbeat key in Redis is fresh (worker/reaper.py beats every second);
+workers are named ``<hostname>.<pid>``, so the check finds this container's own. The bot is healthy
+while its update loop is polling and Redis answers: every few seconds it checks both and, if so,
+refreshes ``sentibot:bot:alive:<hostname>``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+import redis
+
+from model.recipes import plan
+from sentibot.settings import Settings
+from worker import training
+from worker.errors import TrainingBusy
+from worker.reaper import alive_workers
+from worker.registry import ModelRegistry
+
+log = logging.getLogger(__name__)
+
+HOST = socket.gethostname()
+BOT_ALIVE = "sentibot:bot:alive:{host}"
+BOT_BEAT_S = 5  # the bot refreshes its key this often...
+BOT_ALIVE_TTL_S = 20  # ...and is unhealthy once it has not for this long
+FIRST_START = "the first start"  # who a first-start training is requested by
+
+
+def worker_name() -> str:
+    """The default name of a worker process: unique, and tells the health check which host runs it."""
+    return f"{HOST}.{os.getpid()}"
+
+
+def worker_health(connection: redis.Redis) -> tuple[bool, str]:
+    """(healthy, sentence) for the workers of this host."""
+    mine = [name for name in alive_workers(connection) if name.startswith(f"{HOST}.")]
+    if mine:
+        return True, f"worker {', '.join(mine)} is alive"
+    return False, f"no worker on {HOST} has sent a heartbeat in the last few seconds"
+
+
+def mark_bot_alive(connection: redis.Redis) -> None:
+    """The bot's beat: called only while its update loop is polling."""
+    connection.set(BOT_ALIVE.format(host=HOST), 1, ex=BOT_ALIVE_TTL_S)
+
+
+def bot_health(connection: redis.Redis) -> tuple[bool, str]:
+    """(healthy, sentence) for the bot on this host."""
+    if connection.exists(BOT_ALIVE.format(host=HOST)):
+        return True, "the bot is polling Telegram and Redis answers"
+    return False, f"the bot on {HOST} has not confirmed polling in the last {BOT_ALIVE_TTL_S} s"
+
+
+def start_first_training(connection: redis.Redis, settings: Settings) -> str | None:
+    """No model live and no training running: queue the default architecture's training, as `sentibot up`
+    does on its first start. Returns the job id, or None when there was nothing to do."""
+    if ModelRegistry(connection).current() is not None or training.running(connection) is not None:
+        return None
+    first = plan(settings.default_arch)
+    try:
+        job_id = training.start(
+            connection,
+            first.arch,
+            first.epochs,
+            first.batch_size,
+            FIRST_START,
+            None,
+            settings.train_timeout_s,
+            first.sentences,
+        )
+    except TrainingBusy:
+        return None
+    log.info("no model is live: training the first one (%s, job %s)", first.arch, job_id)
+    return job_id
