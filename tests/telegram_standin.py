@@ -45,9 +45,10 @@ class Sent:
 class TelegramStandIn:
     """The fake API server plus the test-side controls, running in a background thread."""
 
-    def __init__(self, token: str = "123456:TEST-token", port: int = 0) -> None:
+    def __init__(self, token: str = "123456:TEST-token", port: int = 0, host: str = "127.0.0.1") -> None:
         self.token = token
         self.port = port
+        self.host = host  # 127.0.0.1; 0.0.0.0 only inside a container (bench/compose_e2e.sh)
         self.updates: list[dict] = []
         self.sent: list[Sent] = []
         self.messages: dict[tuple[int, int], dict] = {}
@@ -82,9 +83,12 @@ class TelegramStandIn:
         self._loop = asyncio.new_event_loop()
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_post("/test/send", self._test_send)
+        app.router.add_post("/test/press", self._test_press)
+        app.router.add_get("/test/calls", self._test_calls)
         self._runner = web.AppRunner(app)
         self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        site = web.TCPSite(self._runner, self.host, self.port)
         self._loop.run_until_complete(site.start())
         self.port = site._server.sockets[0].getsockname()[1]
         self._ready.set()
@@ -220,6 +224,31 @@ class TelegramStandIn:
         with self._lock:
             self.sent.append(Sent(method, params, files or {}, message_id))
 
+    # --- the test side over HTTP (for a stand-in in another process or container) ----------
+
+    async def _test_send(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        return web.json_response(self.send_text(int(body["user_id"]), body["text"], body.get("chat_id")))
+
+    async def _test_press(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        return web.json_response(self.press_button(int(body["user_id"]), int(body["message_id"]), body["data"]))
+
+    async def _test_calls(self, request: web.Request) -> web.Response:
+        chat = request.query.get("chat_id")
+        calls = self.calls(int(chat) if chat else None, request.query.get("method"))
+        return web.json_response(
+            [
+                {
+                    "method": c.method,
+                    "params": c.params,
+                    "message_id": c.message_id,
+                    "files": {name: len(data) for name, data in c.files.items()},
+                }
+                for c in calls
+            ]
+        )
+
     # --- the test side: play a user -------------------------------------------------------
 
     def _push(self, update: dict) -> dict:
@@ -327,8 +356,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--token", default="123456:TEST-token")
+    parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 only inside a container")
+    parser.add_argument("--serve", action="store_true", help="no prompt: serve until stopped (driven over /test/)")
     args = parser.parse_args()
-    standin = TelegramStandIn(args.token, args.port).start()
+    standin = TelegramStandIn(args.token, args.port, args.host).start()
+    if args.serve:
+        print(f"stand-in on {args.host}:{standin.port}", flush=True)
+        threading.Event().wait()
     print(f"TELEGRAM_API_URL={standin.api_url} TELEGRAM_TOKEN={args.token} ADMIN_IDS=1 sentibot bot")
     print("Type a message as user 1 (Ctrl-D to quit).")
     seen = 0

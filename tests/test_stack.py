@@ -121,6 +121,28 @@ def test_every_compose_variable_is_documented_and_a_setting():
         assert f'"{name}"' in settings_source, name
 
 
+def test_every_image_stage_copies_into_a_working_directory_of_its_own():
+    """A relative COPY before any WORKDIR lands in /, and `pip install .` then walks /proc and /sys for minutes."""
+    for stage in re.split(r"^FROM ", (ROOT / "Dockerfile").read_text(), flags=re.M)[1:]:
+        workdir = False
+        for line in stage.splitlines():
+            words = line.split()
+            if not words or not line[0].isupper():
+                continue  # comments and continuation lines
+            if words[0] == "WORKDIR":
+                workdir = True
+            elif words[0] == "COPY" and not words[-1].startswith("/"):
+                assert workdir, f"{line!r} copies into / (no WORKDIR yet in stage {stage.splitlines()[0]!r})"
+
+
+def test_compose_app_services_have_real_healthchecks():
+    """bot, worker and trainer are checked by `sentibot health`, not left without a healthcheck."""
+    services = compose()["services"]
+    assert services["bot"]["healthcheck"]["test"] == ["CMD", "sentibot", "health", "bot"]
+    for name in ("worker", "trainer"):
+        assert services[name]["healthcheck"]["test"] == ["CMD", "sentibot", "health", "worker"]
+
+
 def test_compose_has_no_default_redis_password():
     """Every use of REDIS_PASSWORD is ${REDIS_PASSWORD:?...}: compose refuses to start without one."""
     text = (ROOT / "docker-compose.yml").read_text()
