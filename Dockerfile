@@ -16,12 +16,13 @@ RUN mkdir -p sentibot bot worker model \
     && touch sentibot/__init__.py bot/__init__.py worker/__init__.py model/__init__.py \
     && pip install ".${EXTRAS:+[$EXTRAS]}" && pip uninstall -y sentibot \
     # What the runtime never uses: TensorFlow's C++ headers (287 MB), libclang (TensorFlow's build-time
-    # C parser, 62 MB), tests shipped inside packages, debug symbols of shared libraries (~250 MB).
+    # C parser, 62 MB), tests shipped inside packages, debug symbols of TensorFlow's shared libraries (~250 MB; only
+    # TensorFlow's: auditwheel-patched libraries such as numpy's OpenBLAS break when stripped).
     && rm -rf /venv/lib/python3*/site-packages/tensorflow/include \
     && pip uninstall -y libclang \
-    && find /venv -depth -type d \( -name tests -o -name test \) -path "*site-packages/*" \
-        -not -path "*tensorflow/python*" -exec rm -rf {} + \
-    && find /venv -type f -name "*.so*" -exec strip --strip-unneeded {} +
+    && find /venv/lib/python3*/site-packages -depth -type d -name tests -not -path "*/tensorflow/*" \
+        -exec rm -rf {} + \
+    && find /venv/lib/python3*/site-packages/tensorflow -type f -name "*.so*" -exec strip --strip-unneeded {} +
 COPY sentibot sentibot
 COPY bot bot
 COPY worker worker
