@@ -303,8 +303,9 @@ async def cancel_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Points unknown commands to /help."""
-    command = (update.effective_message.text or "").split()[0]
-    await update.effective_message.reply_text(f"I don't know {command}. Send /help to see what I can do.")
+    command = well_formed(update.effective_message.text or "/").split()[0]
+    shown = command if len(command) <= 32 else command[:31] + "…"
+    await update.effective_message.reply_text(f"I don't know {shown}. Send /help to see what I can do.")
 
 
 async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 
 from tests.live_stack import MESSAGES, LiveStack
 
@@ -42,6 +42,8 @@ def test_random_unicode_always_gets_one_reply(live):
 
     @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(MESSAGES)
+    @example("/\ud83d\udc00 a command with lone surrogates")  # found by bench/fuzz.py: echoed back, it broke the reply
+    @example("/" + "x" * 4095)
     def send(text: str) -> None:
         user = next(users)
         live.standin.send_text(user, text)
@@ -50,4 +52,4 @@ def test_random_unicode_always_gets_one_reply(live):
 
     send()
     one_reply_each(live, chats)
-    assert len(chats) == EXAMPLES
+    assert len(chats) >= EXAMPLES
