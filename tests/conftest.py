@@ -141,11 +141,11 @@ def worker_env(settings, **extra) -> dict:
     }
 
 
-def start_worker(settings, queues: str, name: str, log_path: Path | None = None) -> subprocess.Popen:
+def start_worker(settings, queues: str, name: str, log_path: Path | None = None, **env: str) -> subprocess.Popen:
     """A real worker process (stopped by the test that starts it, by PID); its log to log_path if given."""
     return subprocess.Popen(
         [sys.executable, "-m", "sentibot.cli", "worker", "--queues", queues, "--name", name],
-        env=worker_env(settings),
+        env=worker_env(settings, **env),
         stdout=subprocess.DEVNULL,
         stderr=open(log_path, "w") if log_path else subprocess.DEVNULL,
     )

@@ -203,3 +203,21 @@ def test_a_worker_that_died_mid_job_is_found_without_scanning_the_keyspace(conne
         connection.execute_command = original
     assert "SCAN" not in calls and "KEYS" not in calls
     assert not connection.sismember(BEATING, "gone")
+
+
+# --- privacy ----------------------------------------------------------------------------------------
+
+
+def test_review_texts_never_reach_the_logs_at_info(connection, worker_settings, live_model, tmp_path):
+    """RQ logs every job's description at INFO: it names the job and the text's length, never the text."""
+    log = tmp_path / "chatty.log"
+    process = start_worker(worker_settings, "score", "chatty", log, LOG_LEVEL="INFO")
+    try:
+        wait_worker_ready(connection, "chatty")
+        secret = "my neighbour Zebediah hated this superb film"
+        wait_result(submit_review(connection, secret), 10)
+        wait_for(lambda: "score a review (" in log.read_text(), 10)  # RQ has logged the job
+    finally:
+        stop_process(process)
+    text = log.read_text()
+    assert "INFO" in text and "Zebediah" not in text
