@@ -14,10 +14,11 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
-from bot import handlers, replies
+from bot import handlers, metrics, replies
 from bot.errors import on_error
 from bot.ratelimit import RateLimiter
 from sentibot.settings import Settings, SettingsError
@@ -101,6 +102,7 @@ def build_application(settings: Settings) -> Application:
         aconnection=client.connect_async(settings.redis_url),
         limiter=RateLimiter(settings.rate_limit_per_minute),
     )
+    application.add_handler(TypeHandler(Update, metrics.count_update), group=-1)
     application.add_handler(CommandHandler("start", handlers.start))
     application.add_handler(CommandHandler("help", handlers.help_command))
     application.add_handler(CommandHandler("model", handlers.model_command))
@@ -119,4 +121,6 @@ def build_application(settings: Settings) -> Application:
 def run(settings: Settings) -> None:
     """Poll Telegram until stopped."""
     install_redaction(settings.telegram_token, settings.log_level)
+    if settings.metrics_port:
+        metrics.serve(settings.metrics_port, settings.metrics_address)
     build_application(settings).run_polling(allowed_updates=Update.ALL_TYPES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from sentibot.settings import Settings
 
@@ -10,6 +11,7 @@ from sentibot.settings import Settings
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the bot command."""
     bot = subparsers.add_parser("bot", help="run the Telegram bot (needs TELEGRAM_TOKEN)")
+    bot.add_argument("--metrics-port", type=int, help="Prometheus metrics on this port (default: METRICS_PORT)")
     bot.set_defaults(handler=run_bot)
     chat = subparsers.add_parser("chat", help="talk to the service from this terminal (you are admin)")
     chat.set_defaults(handler=run_chat)
@@ -19,6 +21,8 @@ def run_bot(args: argparse.Namespace, settings: Settings) -> int:
     """Start polling."""
     from bot.app import run
 
+    if args.metrics_port is not None:
+        settings = dataclasses.replace(settings, metrics_port=args.metrics_port)
     run(settings)
     return 0
 

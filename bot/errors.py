@@ -7,6 +7,7 @@ import logging
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.metrics import ERROR_REPLIES
 from sentibot.errors import SentibotError
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the failure with its traceback, then answer the user if there is someone to answer."""
     log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
     if isinstance(update, Update) and update.effective_message is not None:
+        ERROR_REPLIES.inc()
         try:
             await update.effective_message.reply_text(sentence_for(context.error))
         except Exception:

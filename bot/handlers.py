@@ -20,7 +20,7 @@ from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot import replies
+from bot import metrics, replies
 from bot.errors import sentence_for
 from bot.ratelimit import RateLimiter
 from bot.retrain_args import BadRetrainArguments, parse_retrain_args
@@ -96,6 +96,7 @@ async def score_review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     d = deps(context)
     user_id = update.effective_user.id if update.effective_user else 0
     if not d.limiter.allow(user_id):
+        metrics.RATE_LIMITED.inc()
         await message.reply_text(
             f"Slow down a little: at most {d.settings.rate_limit_per_minute} reviews a minute. "
             f"Try again in {d.limiter.retry_after(user_id)} s."
@@ -116,9 +117,11 @@ async def score_review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         )
         result = await client.wait_result_async(d.aconnection, job.id, max(0.1, deadline - time.monotonic()))
     except TimeoutError:
+        metrics.ERROR_REPLIES.inc()
         await message.reply_text(f"I couldn't score that: {replies.QUEUE_SLOW}")
         return
     except SentibotError as exc:
+        metrics.ERROR_REPLIES.inc()
         await message.reply_text(f"I couldn't score that: {await why_not_scored(d, exc)}")
         return
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -24,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     worker.add_argument("--queues", type=_queues, default=["score", "train"], help="score, train or score,train")
     worker.add_argument("--name", help="worker name (default: <hostname>.<pid>)")
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    worker.add_argument(
+        "--metrics-port", type=int, help="serve Prometheus metrics on this port (default: METRICS_PORT)"
+    )
     worker.set_defaults(handler=run_worker)
 
     model = subparsers.add_parser("model", help="list, inspect, add and promote model versions")
@@ -57,6 +61,8 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
     """Start a worker process."""
     from worker.run import run
 
+    if args.metrics_port is not None:
+        settings = dataclasses.replace(settings, metrics_port=args.metrics_port)
     run(settings, args.queues, name=args.name, burst=args.burst)
     return 0
 

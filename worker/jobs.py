@@ -20,7 +20,7 @@ import redis
 from rq.job import Job
 
 from sentibot.settings import Settings
-from worker import training
+from worker import metrics, training
 from worker.model_cache import ModelCache
 from worker.queues import EXPLAIN_JOB, SCORE_JOB, TRAIN_JOB
 from worker.registry import ModelRegistry
@@ -57,7 +57,9 @@ def score_review(context: JobContext, text: str, chat_id: int | None = None, use
     """Score one review (the worker batches waiting ones through score_texts)."""
     if not isinstance(text, str):
         raise TypeError("text must be a string")
-    return score_texts(context.models, context.connection, [text])[0]
+    result = score_texts(context.models, context.connection, [text])[0]
+    metrics.observe_scored([result], [context.job.enqueued_at])
+    return result
 
 
 def explain_review(context: JobContext, text: str, top: int = 5) -> dict:

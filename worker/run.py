@@ -15,7 +15,7 @@ import threading
 import redis
 
 from sentibot.settings import Settings
-from worker import health
+from worker import health, metrics
 from worker.connection import connect, describe
 from worker.errors import ModelUnavailable
 from worker.model_cache import ModelCache
@@ -61,6 +61,8 @@ def run(settings: Settings, queues: list[str], name: str | None = None, burst: b
 
     load_tensorflow()  # now, quietly: its C init holds the GIL for seconds and prints C++ start-up lines
     connection = connect(settings.redis_url)
+    if settings.metrics_port:
+        metrics.serve(settings.metrics_port, settings.metrics_address, connection)
     models = ModelCache(settings.home / "worker-bundles")  # this process's one model cache
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())  # RQ installs its own inside work()

@@ -26,7 +26,7 @@ from rq.serializers import JSONSerializer
 
 from sentibot.errors import SentibotError
 from sentibot.settings import Settings
-from worker import jobs
+from worker import jobs, metrics
 from worker.dispatch import SentibotJob
 from worker.model_cache import ModelCache
 from worker.queues import SCORE, SCORE_JOB
@@ -125,6 +125,8 @@ class SentibotWorker(SimpleWorker):
         batched = {j.id for j in batch}
         others = [i for i, j in zip(ids, fetched, strict=True) if j is not None and j.id not in batched]
         results = jobs.score_texts(self.models, self.connection, [_text_of(j) for j in batch]) if batch else []
+        if batch:
+            metrics.observe_scored(results, [j.enqueued_at for j in batch])
         with self.connection.pipeline() as pipe:  # one transaction: results, the others back, in-flight cleared
             for job, result in zip(batch, results, strict=True):
                 record_success(job, result, self.name, job.get_result_ttl(self.default_result_ttl), pipe)

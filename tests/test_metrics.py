@@ -1,0 +1,94 @@
+"""Prometheus metrics from a real worker and the real bot, scraped over HTTP after reviews went through."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+from sentibot.redis_server import free_port
+from tests.conftest import stop_process, wait_for, wait_worker_ready, worker_env
+from tests.telegram_standin import TelegramStandIn
+from tests.test_bot import TOKEN, bot_env
+
+pytestmark = pytest.mark.slow  # starts a worker and the bot
+
+WORKER = [sys.executable, "-m", "sentibot.cli", "worker", "--queues", "score"]
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return response.read().decode()
+
+
+def value(text: str, name: str, labels: str = "") -> float:
+    """The sample ``name{labels}`` in an exposition, 0 when absent."""
+    pattern = rf"^{re.escape(name)}{re.escape('{' + labels + '}') if labels else ''} ([0-9.e+-]+)$"
+    match = re.search(pattern, text, re.M)
+    return float(match[1]) if match else 0.0
+
+
+def negative_counted(text: str) -> str | None:
+    return text if value(text, "sentibot_reviews_scored_total", 'label="negative"') else None
+
+
+def test_worker_and_bot_expose_what_they_did(connection, worker_settings, live_model, tmp_path):
+    """Reviews scored through the bot move the worker's counters and latency, and the bot's update counts."""
+    worker_port, bot_port = free_port(), free_port()
+    worker = subprocess.Popen(
+        [*WORKER, "--name", "metered", "--metrics-port", str(worker_port)],
+        env=worker_env(worker_settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    standin = TelegramStandIn(token=TOKEN).start()
+    env = bot_env(tmp_path, worker_settings.redis_url, standin, RATE_LIMIT_PER_MINUTE="2")
+    bot = subprocess.Popen(
+        [sys.executable, "-m", "sentibot.cli", "bot", "--metrics-port", str(bot_port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "bot.log", "w"),  # noqa: SIM115 - the child owns it
+    )
+    try:
+        wait_worker_ready(connection, "metered")
+        standin.wait_for(lambda s: s.calls(method="setMyCommands"), timeout=30)
+        before = scrape(worker_port)
+        assert value(before, "sentibot_workers_alive") == 1
+        assert (
+            value(before, "sentibot_live_model_test_accuracy", f'arch="tutorial",version="{live_model["version"]}"') > 0
+        )
+        standin.send_text(601, "a superb touching film")
+        standin.wait_text(601, "Positive")
+        standin.send_text(601, "an awful boring mess")
+        standin.wait_text(601, "Negative")
+        standin.send_text(601, "one more")  # over the limit of 2 a minute
+        standin.wait_text(601, "Slow down")
+        standin.send_text(601, "/help")
+        standin.wait_text(601, "Commands")
+        after = wait_for(lambda: negative_counted(scrape(worker_port)), 10)
+        assert value(after, "sentibot_reviews_scored_total", 'label="positive"') >= 1
+        assert value(after, "sentibot_score_latency_seconds_count") >= 2
+        assert value(after, "sentibot_batch_size_count") >= 2
+        assert value(after, "sentibot_score_queue_length") == 0
+        assert value(after, "sentibot_training_running") == 0
+        from_bot = scrape(bot_port)
+        assert value(from_bot, "sentibot_updates_total", 'kind="review"') == 3
+        assert value(from_bot, "sentibot_updates_total", 'kind="command"') == 1
+        assert value(from_bot, "sentibot_rate_limited_total") == 1
+        assert value(from_bot, "sentibot_error_replies_total") == 0
+    finally:
+        stop_process(bot)
+        stop_process(worker)
+        standin.stop()
+
+
+def test_metrics_are_off_unless_asked_for():
+    """METRICS_PORT unset means no listener; set, it is the port, on 127.0.0.1 unless METRICS_ADDRESS says."""
+    from sentibot.settings import Settings
+
+    assert Settings.from_env({}).metrics_port == 0
+    configured = Settings.from_env({"METRICS_PORT": "9100"})
+    assert configured.metrics_port == 9100 and configured.metrics_address == "127.0.0.1"
