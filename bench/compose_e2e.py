@@ -72,6 +72,12 @@ def is_verdict(text: str) -> bool:
     return text.startswith(("Positive", "Negative"))
 
 
+def reply_containing(needle: str, review: str = "a superb touching film") -> str | None:
+    """The bot's answer to a review if it contains needle, else None."""
+    answer = say(USER, review, timeout=30)
+    return answer if needle in answer else None
+
+
 def verdict_for(review: str, timeout: float = 30) -> str | None:
     """The bot's answer to a review if it is a verdict, else None."""
     answer = say(USER, review, timeout=timeout)
@@ -122,9 +128,11 @@ def main() -> None:
         wait("the stand-in answers", lambda: standin("calls") is not None, 60)
         print("stack up; /start", flush=True)
         say(USER, "/start", "movie review", 60)
-        first = say(USER, "a superb touching film", "No model is live yet", 60)
+        # The trainer loads TensorFlow (seconds), then starts the first-start training.
+        first = wait(
+            "the bot reporting the first-start training", lambda: reply_containing("first model is training"), 180, 3
+        )
         print(f"before any model: {first!r}", flush=True)
-        assert "the first model is training" in first, first
         verdict = wait(
             "the first verdict (first-start training)", lambda: verdict_for("a superb touching film"), 600, 5
         )
@@ -156,6 +164,9 @@ def main() -> None:
         stop_at = time.monotonic()
         compose("stop")
         figures["stop_s"] = round(time.monotonic() - stop_at, 1)
+    except BaseException:
+        print(compose("logs", "--tail", "40", "trainer", "bot", check=False, capture=True).stdout[-6000:])
+        raise
     finally:
         compose("down", "-v", "--remove-orphans", check=False, capture=True)
     print("compose e2e: " + "  ".join(f"{k}={v}" for k, v in figures.items()))

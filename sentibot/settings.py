@@ -88,6 +88,9 @@ class Settings:
     train_on_first_start: bool = True  # TRAIN_ON_FIRST_START: a training worker trains a model when none is live
     metrics_port: int = 0  # METRICS_PORT: Prometheus metrics of `sentibot worker`/`bot` on this port; 0 = off
     metrics_address: str = "127.0.0.1"  # METRICS_ADDRESS: where they listen (compose: 0.0.0.0 in the container)
+    dashboard_port: int = 9181  # DASHBOARD_PORT: rq-dashboard of `sentibot up --dashboard`, on 127.0.0.1
+    dashboard_user: str = "admin"  # DASHBOARD_USER: its basic-auth user
+    dashboard_password: str = ""  # DASHBOARD_PASSWORD: its basic-auth password; empty = a new one each start
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -113,6 +116,9 @@ class Settings:
             train_on_first_start=_bool(env, "TRAIN_ON_FIRST_START", defaults.train_on_first_start),
             metrics_port=_int(env, "METRICS_PORT", defaults.metrics_port),
             metrics_address=env.get("METRICS_ADDRESS", "").strip() or defaults.metrics_address,
+            dashboard_port=_int(env, "DASHBOARD_PORT", defaults.dashboard_port, low=1),
+            dashboard_user=env.get("DASHBOARD_USER", "").strip() or defaults.dashboard_user,
+            dashboard_password=env.get("DASHBOARD_PASSWORD", "").strip(),
         )
 
     @property

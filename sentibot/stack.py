@@ -9,8 +9,10 @@ Ctrl-C stops every child it started.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -29,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `sentibot up`."""
     up = subparsers.add_parser("up", help="start redis, workers and the bot (or the terminal chat)")
     up.add_argument("--score-workers", type=int, default=1, help="scoring worker processes (default 1)")
+    up.add_argument("--dashboard", action="store_true", help="also start rq-dashboard on 127.0.0.1:DASHBOARD_PORT")
     up.set_defaults(handler=run_up)
 
 
@@ -133,6 +136,17 @@ def ensure_model(settings: Settings, url: str) -> None:
         )
 
 
+def dashboard_argv(url: str, port: int, user: str, password: str) -> list[str]:
+    """rq-dashboard on 127.0.0.1 with basic auth, reading RQ's JSON-serialised jobs."""
+    if importlib.util.find_spec("rq_dashboard") is None:
+        raise SentibotError("The dashboard needs rq-dashboard: pip install 'sentibot[dashboard]'.")
+    return [
+        *[sys.executable, "-m", "rq_dashboard"],
+        *["--bind", "127.0.0.1", "--port", str(port), "--redis-url", url, "--json"],
+        *["--username", user, "--password", password],
+    ]
+
+
 def wait_for_workers(url: str, count: int, timeout_s: float = 180) -> None:
     """Open the chat once the workers beat (they load TensorFlow and the model first: seconds)."""
     from worker.connection import connect
@@ -172,6 +186,15 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
         for i in range(max(1, args.score_workers)):
             children.start(f"score-{i + 1}", [*exe, "worker", "--queues", "score"], env)
         children.start("train", [*exe, "worker", "--queues", "train"], env)
+        if args.dashboard:
+            password = settings.dashboard_password or secrets.token_urlsafe(12)
+            argv = dashboard_argv(url, settings.dashboard_port, settings.dashboard_user, password)
+            children.start("dashboard", argv, env)
+            shown = password if not settings.dashboard_password else "DASHBOARD_PASSWORD"
+            print(
+                f"[up] queue dashboard: http://127.0.0.1:{settings.dashboard_port}/ "
+                f"(user {settings.dashboard_user}, password {shown})"
+            )
         ensure_model(settings, url)
         wait_for_workers(url, max(1, args.score_workers) + 1)
         if settings.telegram_token:

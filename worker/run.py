@@ -13,6 +13,7 @@ import signal
 import threading
 
 import redis
+from rq import Queue
 
 from sentibot.settings import Settings
 from worker import health, metrics
@@ -46,6 +47,11 @@ def build_worker(
     )
 
 
+def announce_queues(connection: redis.Redis, queues: list) -> None:
+    """List the queues in RQ's set of queues now, not at their first job, so dashboards show them empty."""
+    connection.sadd(Queue.redis_queues_keys, *[queue.key for queue in queues])
+
+
 def warm_up(connection: redis.Redis, models: ModelCache) -> None:
     """Load the live model before taking the first job (rq's performance notes)."""
     try:
@@ -77,6 +83,7 @@ def run(settings: Settings, queues: list[str], name: str | None = None, burst: b
                 if settings.train_on_first_start:
                     health.start_first_training(connection, settings)
             worker = build_worker(connection, queues, settings, models, name or health.worker_name(), stopping)
+            announce_queues(connection, worker.queues)
             heartbeat = Heartbeat(connection, worker.name)
             heartbeat.start()
             try:
