@@ -32,3 +32,19 @@ def history_chart(history: dict[str, list[float]], title: str = "") -> bytes:
     figure.savefig(buffer, format="png")
     plt.close(figure)
     return buffer.getvalue()
+
+
+def score_histogram(scores: list[float], title: str = "") -> bytes:
+    """How a file's reviews spread over P(positive): 20 bins from 0 to 1, the 0.5 line marked."""
+    figure, axis = plt.subplots(figsize=(7, 4), dpi=100)
+    axis.hist(scores, bins=20, range=(0, 1), color="#4c72b0", edgecolor="white")
+    axis.axvline(0.5, color="grey", linestyle="--", linewidth=1)
+    axis.set_xlabel("P(positive)")
+    axis.set_ylabel("Reviews")
+    axis.set_title(title or f"{len(scores):,} reviews scored")
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return buffer.getvalue()

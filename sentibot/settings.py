@@ -85,6 +85,7 @@ class Settings:
     max_accuracy_drop: float = 0.01  # PROMOTE_MAX_DROP: how far below the live model it may be (fraction)
     default_arch: str = "nbsvm"  # DEFAULT_ARCH: trained when none is named; checked against model/ by the CLI
     log_level: str = "INFO"  # LOG_LEVEL
+    max_file_rows: int = 100_000  # MAX_FILE_ROWS: rows of an uploaded .txt/.csv scored at most
     train_on_first_start: bool = True  # TRAIN_ON_FIRST_START: a training worker trains a model when none is live
     metrics_port: int = 0  # METRICS_PORT: Prometheus metrics of `sentibot worker`/`bot` on this port; 0 = off
     metrics_address: str = "127.0.0.1"  # METRICS_ADDRESS: where they listen (compose: 0.0.0.0 in the container)
@@ -113,6 +114,7 @@ class Settings:
             max_accuracy_drop=_float(env, "PROMOTE_MAX_DROP", defaults.max_accuracy_drop),
             default_arch=env.get("DEFAULT_ARCH", "").strip() or defaults.default_arch,
             log_level=env.get("LOG_LEVEL", "").strip().upper() or defaults.log_level,
+            max_file_rows=_int(env, "MAX_FILE_ROWS", defaults.max_file_rows, low=1),
             train_on_first_start=_bool(env, "TRAIN_ON_FIRST_START", defaults.train_on_first_start),
             metrics_port=_int(env, "METRICS_PORT", defaults.metrics_port),
             metrics_address=env.get("METRICS_ADDRESS", "").strip() or defaults.metrics_address,

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 import redis
 import redis.asyncio
 from rq import Retry
+from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.results import Result
 from rq.serializers import JSONSerializer
 
 from model.recipes import TrainingPlan
-from worker import training
+from worker import files, training
 from worker.connection import DEFAULT_URL, MAX_WAIT_S, describe, reachable
 from worker.errors import JobFailed, NotFound, QueueUnavailable, ScoringTimeout
 from worker.queues import (
@@ -30,6 +31,8 @@ from worker.queues import (
     EXPLAIN_JOB,
     FAILURE_META,
     FAILURE_TTL_S,
+    FILE_JOB,
+    FILE_TIMEOUT_S,
     REVIEW_TTL_S,
     SCORE,
     SCORE_JOB,
@@ -202,6 +205,59 @@ def submit_explain(connection: redis.Redis, text: str) -> Job:
 def explain(connection: redis.Redis, text: str, timeout_s: float = 8) -> dict:
     """Ask a worker which words moved the live model's verdict on ``text``."""
     return wait_result(submit_explain(connection, text), timeout_s)
+
+
+# --- Whole files -------------------------------------------------------------------------------
+
+
+def submit_file(connection: redis.Redis, reviews: files.Reviews, chat_id: int | None = None) -> Job:
+    """Store a parsed upload and queue one score_file job for it."""
+    with reachable(connection):
+        file_id = files.store(connection, reviews)
+        return get_queue(connection, SCORE).enqueue(
+            FILE_JOB,
+            kwargs={"file_id": file_id, "chat_id": chat_id},
+            description=f"score a file ({len(reviews.texts)} rows)",
+            job_timeout=FILE_TIMEOUT_S,
+            result_ttl=files.FILE_TTL_S,
+            failure_ttl=FAILURE_TTL_S,
+            retry=Retry(max=1),
+        )
+
+
+@dataclass(frozen=True)
+class FileSnapshot:
+    """Where a file job is: ``state`` is queued, running, finished, failed or missing."""
+
+    state: str
+    done: int = 0
+    total: int = 0
+    result: dict | None = None
+    reason: str = ""
+
+
+def file_snapshot(connection: redis.Redis, job_id: str) -> FileSnapshot:
+    """Read a file job's state and progress once."""
+    with reachable(connection):
+        try:
+            job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
+        except NoSuchJobError:
+            return FileSnapshot("missing", reason="The job scoring that file is gone (expired or removed).")
+        status = job.get_status(refresh=True)
+        meta = job.get_meta(refresh=True)
+        progress = meta.get("file") or {}
+        done, total = int(progress.get("done", 0)), int(progress.get("total", 0))
+        if status == JobStatus.FINISHED:
+            return FileSnapshot("finished", done, total, result=job.latest_result().return_value)
+        if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+            return FileSnapshot("failed", done, total, reason=failure_reason(meta))
+        return FileSnapshot("running" if status == JobStatus.STARTED else "queued", done, total)
+
+
+def file_results(connection: redis.Redis, file_id: str) -> tuple[bytes, bytes | None]:
+    """(result CSV, histogram PNG) of a scored file."""
+    with reachable(connection):
+        return files.fetch_results(connection, file_id)
 
 
 # --- The service --------------------------------------------------------------------------------

@@ -20,9 +20,9 @@ import redis
 from rq.job import Job
 
 from sentibot.settings import Settings
-from worker import metrics, training
+from worker import files, metrics, training
 from worker.model_cache import ModelCache
-from worker.queues import EXPLAIN_JOB, SCORE_JOB, TRAIN_JOB
+from worker.queues import EXPLAIN_JOB, FILE_JOB, SCORE_JOB, TRAIN_JOB
 from worker.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
@@ -185,5 +185,48 @@ def train_model(
         training.release(connection, job.id)
 
 
-JOBS: dict[str, Callable[..., dict]] = {SCORE_JOB: score_review, EXPLAIN_JOB: explain_review, TRAIN_JOB: train_model}
+FILE_CHUNK = 1024  # reviews per model call when scoring a file
+
+
+def score_file(context: JobContext, file_id: str, chat_id: int | None = None) -> dict:
+    """Score every row of a stored file in chunks, publishing progress; store the result CSV and histogram."""
+    from model.chart import score_histogram
+
+    started = time.perf_counter()
+    job, connection = context.job, context.connection
+    reviews = files.load(connection, file_id)
+    rows = [i for i, text in enumerate(reviews.texts) if text]
+    verdicts: list[dict | None] = [None] * len(reviews.texts)
+    predictor = context.models.get_predictor(connection)
+    job.meta["file"] = {"done": 0, "total": len(rows)}
+    job.save_meta()
+    for start in range(0, len(rows), FILE_CHUNK):
+        chunk = rows[start : start + FILE_CHUNK]
+        for row, prediction in zip(chunk, predictor.predict([reviews.texts[i] for i in chunk]), strict=True):
+            verdicts[row] = {"label": prediction.label, "score": prediction.score}
+            metrics.REVIEWS_SCORED.labels(prediction.label).inc()
+        job.meta["file"]["done"] = start + len(chunk)
+        job.save_meta()
+    scores = [v["score"] for v in verdicts if v is not None]
+    positive = sum(1 for v in verdicts if v is not None and v["label"] == "positive")
+    histogram = score_histogram(scores, f"{len(scores):,} reviews · model {predictor.version}")
+    files.save_results(connection, file_id, files.results_csv(reviews, verdicts), histogram)
+    metrics.FILES_SCORED.inc()
+    return {
+        "file_id": file_id,
+        "rows": len(reviews.texts),
+        "scored": len(rows),
+        "positive": positive,
+        "skipped": reviews.skipped,
+        "model": predictor.version,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+JOBS: dict[str, Callable[..., dict]] = {
+    SCORE_JOB: score_review,
+    EXPLAIN_JOB: explain_review,
+    TRAIN_JOB: train_model,
+    FILE_JOB: score_file,
+}
 """The only functions a sentibot worker runs, by the names worker/queues.py gives them."""

@@ -12,7 +12,12 @@ Payloads (all JSON):
 - ``worker.jobs.train_model(arch, epochs=None, batch_size=None, requested_by=None, chat_id=None,
   sentences=None)`` → see :func:`worker.jobs.train_model`; progress in ``job.meta``.
 
-A sentibot worker runs these three names and nothing else (worker/dispatch.py). A failed job
+- ``worker.jobs.score_file(file_id, chat_id=None)`` (score queue) → ``{"rows", "scored",
+  "positive", "skipped": {reason: rows}, "model", "seconds"}``; the reviews under
+  ``sentibot:file:<id>``, the result CSV and histogram beside them (worker/files.py); progress in
+  ``job.meta["file"]`` (``done``, ``total``).
+
+A sentibot worker runs these four names and nothing else (worker/dispatch.py). A failed job
 says why in ``job.meta[FAILURE_META]``; clients never parse tracebacks.
 """
 
@@ -27,6 +32,8 @@ TRAIN = "train"  # one long job at a time
 SCORE_JOB = "worker.jobs.score_review"
 TRAIN_JOB = "worker.jobs.train_model"
 EXPLAIN_JOB = "worker.jobs.explain_review"
+FILE_JOB = "worker.jobs.score_file"
+FILE_TIMEOUT_S = 1800  # a file job (100,000 rows at most) that runs longer than this is stopped
 SCORE_TIMEOUT_S = 30  # a score job that runs longer than this is killed
 SCORE_RESULT_TTL_S = 300  # results are read within seconds; keep them five minutes
 REVIEW_TTL_S = 24 * 3600  # a scored review is kept this long for its "Why?" button
