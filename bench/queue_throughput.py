@@ -1,4 +1,5 @@
-"""Scoring through the queue: reviews/s with 1 and 2 workers, idle latency, latency during training.
+"""Scoring through the queue: reviews/s with 1 and 2 workers, a 50,000-row file as one job, idle latency,
+latency during training.
 
 Run: python bench/queue_throughput.py [--reviews 20000] [--latency-samples 300]
 Starts its own redis-server and worker processes (and stops them by PID). Uses the newest bundle
@@ -93,6 +94,24 @@ def throughput(connection, reviews: int) -> float:
     return reviews / (time.perf_counter() - started)
 
 
+def file_throughput(connection, rows: int) -> float:
+    """One `rows`-line file through the queue as one job (chunked in a worker), upload to results; rows/s."""
+    from worker import client
+    from worker.files import read_reviews
+
+    data = "\n".join(SAMPLE[i % len(SAMPLE)] for i in range(rows)).encode()
+    started = time.perf_counter()
+    job = client.submit_file(connection, read_reviews("bench.txt", data, rows))
+    snapshot = wait_for(
+        lambda: (s := client.file_snapshot(connection, job.id)) if s.state in ("finished", "failed") else None,
+        timeout=600,
+        interval=0.05,
+    )
+    assert snapshot.state == "finished", snapshot.reason
+    client.file_results(connection, snapshot.result["file_id"])
+    return rows / (time.perf_counter() - started)
+
+
 def latencies(connection, samples: int) -> list[float]:
     """Enqueue→result milliseconds for one review at a time."""
     from worker.client import score
@@ -118,6 +137,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reviews", type=int, default=20000)
     parser.add_argument("--latency-samples", type=int, default=300)
+    parser.add_argument("--file-rows", type=int, default=50_000)
     args = parser.parse_args()
     home = Path(os.environ.get("SENTIBOT_HOME", "~/.sentibot")).expanduser()
     data = bundle_bytes(home)
@@ -143,6 +163,8 @@ def main() -> None:
                 figures[f"reviews_per_s_{count}_worker" + ("s" if count > 1 else "")] = round(
                     throughput(connection, args.reviews)
                 )
+                if count == 2:
+                    figures["file_rows_per_s_2_workers"] = round(file_throughput(connection, args.file_rows))
                 if count == 1:
                     lat = latencies(connection, args.latency_samples)
                     figures["p50_ms"] = round(statistics.median(lat), 2)
@@ -173,6 +195,7 @@ def main() -> None:
     figures["ratio_2_workers_to_ceiling"] = round(
         figures["reviews_per_s_2_workers"] / figures["ceiling_reviews_per_s"], 3
     )
+    figures["ratio_file_to_ceiling"] = round(figures["file_rows_per_s_2_workers"] / figures["ceiling_reviews_per_s"], 3)
     print("command: python bench/queue_throughput.py " + " ".join(sys.argv[1:]))
     for key, value in figures.items():
         print(f"{key:>30}: {value}")

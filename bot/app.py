@@ -113,6 +113,7 @@ def build_application(settings: Settings) -> Application:
     application.add_handler(CallbackQueryHandler(handlers.why_answer, pattern=r"^why:"))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, handlers.score_review))
     application.add_handler(MessageHandler(filters.COMMAND, handlers.unknown_command))
+    application.add_handler(MessageHandler(filters.Document.ALL, handlers.score_file))
     application.add_handler(MessageHandler(filters.ALL, handlers.not_text))
     application.add_error_handler(on_error)
     return application

@@ -8,14 +8,16 @@ is the reply, so nobody ever gets silence or a traceback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from pathlib import PurePath
 
 import redis
 import redis.asyncio
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, Update
 from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
@@ -27,11 +29,15 @@ from bot.retrain_args import BadRetrainArguments, parse_retrain_args
 from model.encoding import tokenize
 from sentibot.errors import SentibotError
 from sentibot.settings import Settings
-from worker import client, health
+from worker import client, files, health
 from worker.errors import JobFailed, NotFound, TrainingBusy
 
 log = logging.getLogger(__name__)
 WATCH_INTERVAL_S = 1.0  # how often a running training is checked for new epochs
+FILE_PROGRESS_ROWS = 2000  # files with at least this many reviews get a progress message
+FILE_POLL_S = 0.5
+FILE_WAIT_BASE_S = 60  # how long a file may wait for a worker, plus...
+FILE_WAIT_ROWS_PER_S = 500  # ...one second per this many rows
 TYPING_AFTER_S = 0.3  # show "typing..." when a verdict takes longer than this
 REPLY_MARGIN_S = 0.5  # of SCORE_TIMEOUT, kept for sending the reply itself
 
@@ -164,6 +170,73 @@ async def show_typing(message: Message) -> None:
     """ "typing..." only when the verdict is slow: a verdict in milliseconds needs no indicator."""
     await asyncio.sleep(TYPING_AFTER_S)
     await message.reply_chat_action(ChatAction.TYPING)
+
+
+async def score_file(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A .txt/.csv document: every row scored as one queue job; a results CSV, a summary and a histogram."""
+    message = update.effective_message
+    document = message.document
+    if message.chat.type != ChatType.PRIVATE and not replies_to_bot(message, context.bot.id):
+        return  # files in groups are scored only when sent in reply to the bot
+    d = deps(context)
+    user_id = update.effective_user.id if update.effective_user else 0
+    if not d.limiter.allow(user_id):
+        metrics.RATE_LIMITED.inc()
+        await message.reply_text(f"Slow down a little: try again in {d.limiter.retry_after(user_id)} s.")
+        return
+    try:
+        files.check_upload(document.file_name or "", document.file_size or 0)
+        data = bytes(await (await document.get_file()).download_as_bytearray())
+        reviews = files.read_reviews(document.file_name or "", data, d.settings.max_file_rows)
+        job = await asyncio.to_thread(client.submit_file, d.connection, reviews, message.chat_id)
+    except SentibotError as exc:
+        metrics.ERROR_REPLIES.inc()
+        await message.reply_text(sentence_for(exc))
+        return
+    scored = len(reviews.texts) - sum(reviews.skipped.values())
+    progress = None
+    if scored >= FILE_PROGRESS_ROWS:
+        progress = await message.reply_text(replies.file_progress(0, scored))
+    snapshot = await follow_file(d, job.id, scored, progress)
+    if snapshot.state != "finished":
+        metrics.ERROR_REPLIES.inc()
+        await message.reply_text(f"I couldn't score that file: {snapshot.reason}")
+        return
+    table, histogram = await asyncio.to_thread(client.file_results, d.connection, snapshot.result["file_id"])
+    name = f"{PurePath(document.file_name or 'reviews').stem}-scored.csv"
+    await message.reply_document(InputFile(table, filename=name), caption=replies.file_summary(snapshot.result))
+    if histogram:
+        await message.reply_photo(histogram, caption="How the scores spread (P(positive))")
+
+
+async def follow_file(d: Deps, job_id: str, rows: int, progress: Message | None) -> client.FileSnapshot:
+    """Poll a file job until it ends, editing the progress message as chunks finish; never holds a thread long."""
+    deadline = time.monotonic() + FILE_WAIT_BASE_S + rows / FILE_WAIT_ROWS_PER_S
+    shown = -1
+    while True:
+        try:
+            snapshot = await asyncio.to_thread(client.file_snapshot, d.connection, job_id)
+        except SentibotError as exc:
+            return client.FileSnapshot("failed", reason=str(exc))
+        if snapshot.state in ("finished", "failed", "missing"):
+            if snapshot.state == "missing":
+                return client.FileSnapshot("failed", reason=snapshot.reason)
+            return snapshot
+        percent = 100 * snapshot.done // max(1, snapshot.total)
+        if progress is not None and percent != shown:
+            shown = percent
+            with contextlib.suppress(TelegramError):  # an edit that fails costs nothing but the edit
+                await progress.edit_text(replies.file_progress(snapshot.done, snapshot.total or rows))
+        if time.monotonic() > deadline:
+            return client.FileSnapshot(
+                "failed", reason="no worker finished it in time: the service is busy or no scoring worker is running."
+            )
+        await asyncio.sleep(FILE_POLL_S)
+
+
+def replies_to_bot(message: Message, bot_id: int) -> bool:
+    replied = message.reply_to_message
+    return replied is not None and replied.from_user is not None and replied.from_user.id == bot_id
 
 
 async def why_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

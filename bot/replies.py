@@ -10,7 +10,8 @@ if TYPE_CHECKING:
 HELP = (
     "I tell you whether a movie review is positive or negative.\n\n"
     'Just send me a review as a text message, e.g. "A touching story with superb acting." '
-    "Tap Why? under a verdict to see which words decided it.\n\n"
+    "Tap Why? under a verdict to see which words decided it. Send a .txt (one review per line) or .csv "
+    "file to score every row at once.\n\n"
     "Commands:\n"
     "/help – this message\n"
     "/model – the live model: version, architecture, test accuracy, training date\n"
@@ -64,6 +65,24 @@ def model_in_training(training: dict, first: bool) -> str:
         where = training["summary"]
     which = "the first model" if first else "a model"
     return f"No model is live yet: {which} is training ({where}). Try again in a few minutes."
+
+
+def file_progress(done: int, total: int) -> str:
+    """The one progress message of a big file, edited as chunks finish."""
+    return f"Scoring your file: {done:,} of {total:,} reviews\n{bar(done, total)} {100 * done // max(1, total)}%"
+
+
+def file_summary(result: dict) -> str:
+    """Rows scored, share positive, rows skipped and why."""
+    scored, rows = result["scored"], result["rows"]
+    share = result["positive"] / scored if scored else 0
+    lines = [f"Scored {scored:,} of {rows:,} rows: {share:.0%} positive, {1 - share:.0%} negative."]
+    skipped = result.get("skipped") or {}
+    if skipped:
+        reasons = ", ".join(f"{n:,} {why}" for why, n in sorted(skipped.items()))
+        lines.append(f"Skipped {sum(skipped.values()):,}: {reasons}.")
+    lines.append(f"Model {result.get('model')}. The CSV has one line per row: row, label, score and the text.")
+    return "\n".join(lines)
 
 
 def verdict(result: dict) -> str:

@@ -60,6 +60,7 @@ class TelegramStandIn:
         self._ready = threading.Event()
         self.refuse: dict[str, int] = {}  # method -> HTTP error code to answer it with (429: Too Many Requests)
         self.sent_at: dict[int, float] = {}  # update_id -> when the user sent it
+        self.uploads: dict[str, bytes] = {}  # file_id -> content of documents users sent
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -83,6 +84,7 @@ class TelegramStandIn:
         self._loop = asyncio.new_event_loop()
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         app.router.add_post("/test/send", self._test_send)
         app.router.add_post("/test/press", self._test_press)
         app.router.add_get("/test/calls", self._test_calls)
@@ -149,6 +151,27 @@ class TelegramStandIn:
     def api_sendChatAction(self, params, files):
         self._record("sendChatAction", params)
         return True
+
+    def api_getFile(self, params, files):
+        file_id = params["file_id"]
+        if file_id not in self.uploads:
+            raise web.HTTPBadRequest(
+                text=json.dumps({"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"}),
+                content_type="application/json",
+            )
+        size = len(self.uploads[file_id])
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_size": size,
+            "file_path": f"documents/{file_id}",
+        }
+
+    async def _download(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        content = self.uploads.get(request.match_info["path"].rsplit("/", 1)[-1])
+        return web.Response(body=content) if content is not None else web.Response(status=404)
 
     def api_answerCallbackQuery(self, params, files):
         self._record("answerCallbackQuery", params)
@@ -283,6 +306,20 @@ class TelegramStandIn:
         if reply_to is not None:
             content["reply_to_message"] = reply_to
         return self._push({"message": self._message(user_id, chat_id, **content)})
+
+    def send_document(
+        self, user_id: int, file_name: str, content: bytes, chat_id: int | None = None, declared_size: int | None = None
+    ) -> dict:
+        """A user sends a file (``declared_size``: what Telegram says its size is, for files too big to make)."""
+        file_id = f"doc{next(self._ids)}"
+        self.uploads[file_id] = content
+        document = {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_name": file_name,
+            "file_size": declared_size if declared_size is not None else len(content),
+        }
+        return self._push({"message": self._message(user_id, chat_id, document=document)})
 
     def send_photo(self, user_id: int, chat_id: int | None = None) -> dict:
         """A user sends a photo."""

@@ -49,8 +49,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     health.add_argument("what", choices=("worker", "bot"))
     health.set_defaults(handler=run_health)
 
-    score = subparsers.add_parser("score", help="score reviews through the running service")
-    score.add_argument("texts", nargs="+", metavar="TEXT")
+    score = subparsers.add_parser("score", help="score reviews (or a whole file) through the running service")
+    score.add_argument("texts", nargs="*", metavar="TEXT")
+    score.add_argument("--file", type=Path, help="a .txt (one review per line) or .csv file: one job for all its rows")
+    score.add_argument("--out", type=Path, help="where the results CSV goes (default: FILE-scored.csv beside it)")
     score.add_argument(
         "--wait", type=float, default=None, help="seconds to wait for each verdict (default: SCORE_TIMEOUT)"
     )
@@ -134,13 +136,19 @@ def run_model(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_score(args: argparse.Namespace, settings: Settings) -> int:
-    """Queue each text, then print each verdict as JSON."""
+    """Queue each text, then print each verdict as JSON; or score a file and write its results CSV."""
     import time
 
     from worker.client import submit_review, wait_result
     from worker.connection import connect
 
     connection = connect(settings.redis_url)
+    if args.file is not None:
+        return score_file(connection, args.file, args.out, settings.max_file_rows)
+    if not args.texts:
+        from worker.files import BadFile
+
+        raise BadFile("Give reviews to score as arguments, or --file PATH (.txt or .csv).")
     timeout = args.wait if args.wait is not None else settings.score_timeout_s
     started = time.perf_counter()
     jobs = [submit_review(connection, text) for text in args.texts]
@@ -148,4 +156,34 @@ def run_score(args: argparse.Namespace, settings: Settings) -> int:
         result = wait_result(job, timeout)
         ms = round((time.perf_counter() - started) * 1000, 1)
         print(json.dumps({"text": text[:80], **result, "round_trip_ms": ms}, ensure_ascii=False))
+    return 0
+
+
+def score_file(connection, path: Path, out: Path | None, max_rows: int) -> int:
+    """One score_file job through the running service; progress on stderr, results CSV to ``out``."""
+    import sys
+    import time
+
+    from worker import client, files
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise files.BadFile(f"Could not read {path}: {exc.strerror}.") from None
+    reviews = files.read_reviews(path.name, data, max_rows)
+    job = client.submit_file(connection, reviews)
+    deadline = time.monotonic() + 60 + len(reviews.texts) / 500
+    while (snapshot := client.file_snapshot(connection, job.id)).state in ("queued", "running"):
+        if time.monotonic() > deadline:
+            raise files.BadFile("No scoring worker finished the file in time: is a worker running?")
+        print(f"\r{snapshot.done:,}/{snapshot.total or len(reviews.texts):,} scored", end="", file=sys.stderr)
+        time.sleep(0.2)
+    print(file=sys.stderr)
+    if snapshot.state != "finished":
+        raise files.BadFile(f"The file could not be scored: {snapshot.reason}")
+    table, _ = client.file_results(connection, snapshot.result["file_id"])
+    out = out or path.with_name(f"{path.stem}-scored.csv")
+    out.write_bytes(table)
+    result = snapshot.result
+    print(json.dumps({**{k: result[k] for k in ("rows", "scored", "positive", "skipped", "model")}, "out": str(out)}))
     return 0

@@ -42,13 +42,18 @@ class Reviews:
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> rows
 
 
+def check_upload(name: str, size: int) -> None:
+    """Refuse a wrong type or an oversized file before downloading it."""
+    if PurePath(name or "").suffix.lower() not in (".txt", ".csv"):
+        raise BadFile("I can score .txt files (one review per line) and .csv files (a text or review column).")
+    if size > MAX_BYTES:
+        raise BadFile(f"That file is over {MAX_BYTES // (1024 * 1024)} MB, more than a bot may download.")
+
+
 def read_reviews(name: str, data: bytes, max_rows: int) -> Reviews:
     """Parse an upload; raises BadFile with one sentence for each way it can be unusable."""
-    suffix = PurePath(name or "").suffix.lower()
-    if suffix not in (".txt", ".csv"):
-        raise BadFile("I can score .txt files (one review per line) and .csv files (a text or review column).")
-    if len(data) > MAX_BYTES:
-        raise BadFile(f"That file is over {MAX_BYTES // (1024 * 1024)} MB, more than a bot may download.")
+    check_upload(name, len(data))
+    suffix = PurePath(name).suffix.lower()
     try:
         content = data.decode("utf-8-sig")  # with or without a byte-order mark
     except UnicodeDecodeError:
