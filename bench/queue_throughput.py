@@ -102,11 +102,12 @@ def file_throughput(connection, rows: int) -> float:
     data = "\n".join(SAMPLE[i % len(SAMPLE)] for i in range(rows)).encode()
     started = time.perf_counter()
     job = client.submit_file(connection, read_reviews("bench.txt", data, rows))
-    snapshot = wait_for(
-        lambda: (s := client.file_snapshot(connection, job.id)) if s.state in ("finished", "failed") else None,
-        timeout=600,
-        interval=0.05,
-    )
+
+    def ended():
+        snapshot = client.file_snapshot(connection, job.id)
+        return snapshot if snapshot.state in ("finished", "failed") else None
+
+    snapshot = wait_for(ended, timeout=600, interval=0.05)
     assert snapshot.state == "finished", snapshot.reason
     client.file_results(connection, snapshot.result["file_id"])
     return rows / (time.perf_counter() - started)
