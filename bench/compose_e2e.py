@@ -69,7 +69,7 @@ def say(user: int, text: str, needle: str = "", timeout: float = 30) -> str:
 
 
 def is_verdict(text: str) -> bool:
-    return text.startswith(("Positive", "Negative"))
+    return text.startswith(("Positive", "Negative", "Mixed"))
 
 
 def reply_containing(needle: str, review: str = "a superb touching film") -> str | None:

@@ -58,7 +58,7 @@ def main() -> None:
             replies = replies_by_chat(live.standin)
             for chat in ids:
                 answered += 1
-                verdicts += replies[chat][-1].startswith(("Positive", "Negative"))
+                verdicts += replies[chat][-1].startswith(("Positive", "Negative", "Mixed"))
             live.standin.sent.clear()  # one wave at a time: the stand-in's record would otherwise grow without bound
             if sent % args.kill_every == 0:
                 worker = live.processes[f"worker-{worker_index}"]

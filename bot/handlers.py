@@ -138,7 +138,7 @@ async def score_review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         why = InlineKeyboardMarkup([[InlineKeyboardButton("Why?", callback_data=f"why:{job.id}")]])
     except SentibotError:
         log.info("review not kept for a Why? button: Redis went away after scoring")
-    await message.reply_text(replies.verdict(result), reply_markup=why)
+    await message.reply_text(replies.verdict(result, d.settings.mixed_band), reply_markup=why)
 
 
 async def why_not_scored(d: Deps, exc: SentibotError) -> str:

@@ -85,11 +85,15 @@ def file_summary(result: dict) -> str:
     return "\n".join(lines)
 
 
-def verdict(result: dict) -> str:
-    """'Positive (94%)' plus what the reader should know about how it was read."""
-    label = result["label"]
-    confidence = result["score"] if label == "positive" else 1 - result["score"]
-    lines = [f"{label.capitalize()} ({confidence:.0%})"]
+def verdict(result: dict, mixed: tuple[float, float] = (0.4, 0.6)) -> str:
+    """'Positive (94%)', or 'Mixed / not sure (55% positive)' inside the ``mixed`` band, plus what the reader
+    should know about how it was read."""
+    label, score = result["label"], result["score"]
+    if mixed[0] <= score <= mixed[1]:
+        lines = [f"Mixed / not sure ({score:.0%} positive)", "It leans neither way clearly enough for me to say."]
+    else:
+        confidence = score if label == "positive" else 1 - score
+        lines = [f"{label.capitalize()} ({confidence:.0%})"]
     if result.get("known") == 0:
         lines.append("None of those words are in my vocabulary, so this is a guess.")
     if result.get("truncated"):

@@ -73,7 +73,7 @@ def answer(
         elif not tokenize(text):
             say(replies.NO_WORDS)
         else:
-            say(replies.verdict(client.score(connection, text, settings.score_timeout_s)))
+            say(replies.verdict(client.score(connection, text, settings.score_timeout_s), settings.mixed_band))
     except SentibotError as exc:
         say(str(exc))
     return True

@@ -85,6 +85,8 @@ class Settings:
     max_accuracy_drop: float = 0.01  # PROMOTE_MAX_DROP: how far below the live model it may be (fraction)
     default_arch: str = "nbsvm"  # DEFAULT_ARCH: trained when none is named; checked against model/ by the CLI
     log_level: str = "INFO"  # LOG_LEVEL
+    mixed_low: float = 0.4  # MIXED_LOW: scores from here...
+    mixed_high: float = 0.6  # MIXED_HIGH: ...to here are answered "Mixed / not sure" (README: Using it)
     max_file_rows: int = 100_000  # MAX_FILE_ROWS: rows of an uploaded .txt/.csv scored at most
     train_on_first_start: bool = True  # TRAIN_ON_FIRST_START: a training worker trains a model when none is live
     metrics_port: int = 0  # METRICS_PORT: Prometheus metrics of `sentibot worker`/`bot` on this port; 0 = off
@@ -114,6 +116,8 @@ class Settings:
             max_accuracy_drop=_float(env, "PROMOTE_MAX_DROP", defaults.max_accuracy_drop),
             default_arch=env.get("DEFAULT_ARCH", "").strip() or defaults.default_arch,
             log_level=env.get("LOG_LEVEL", "").strip().upper() or defaults.log_level,
+            mixed_low=_float(env, "MIXED_LOW", defaults.mixed_low),
+            mixed_high=_float(env, "MIXED_HIGH", defaults.mixed_high),
             max_file_rows=_int(env, "MAX_FILE_ROWS", defaults.max_file_rows, low=1),
             train_on_first_start=_bool(env, "TRAIN_ON_FIRST_START", defaults.train_on_first_start),
             metrics_port=_int(env, "METRICS_PORT", defaults.metrics_port),
@@ -122,6 +126,18 @@ class Settings:
             dashboard_user=env.get("DASHBOARD_USER", "").strip() or defaults.dashboard_user,
             dashboard_password=env.get("DASHBOARD_PASSWORD", "").strip(),
         )
+
+    def __post_init__(self) -> None:
+        if not self.mixed_low <= 0.5 <= self.mixed_high:
+            raise SettingsError(
+                f"MIXED_LOW must be at most 0.5 and MIXED_HIGH at least 0.5 "
+                f"(got {self.mixed_low} and {self.mixed_high})."
+            )
+
+    @property
+    def mixed_band(self) -> tuple[float, float]:
+        """Scores answered "Mixed / not sure" instead of a verdict."""
+        return self.mixed_low, self.mixed_high
 
     @property
     def bundle_dir(self) -> Path:

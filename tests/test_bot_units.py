@@ -155,3 +155,13 @@ def test_training_report_says_whether_it_went_live_and_why():
     assert text.endswith("The new model is live: first model: it passed the threshold.")
     stored = replies.training_done({**result, "status": "stored", "reason": "test accuracy 70.00% is below the 80%"})
     assert stored.endswith("NOT put live: test accuracy 70.00% is below the 80%.")
+
+
+def test_a_score_near_the_middle_is_mixed_not_a_verdict():
+    """Between MIXED_LOW and MIXED_HIGH the reply says how positive it is instead of a confident label."""
+    assert replies.verdict({"label": "positive", "score": 0.55}).startswith("Mixed / not sure (55% positive)")
+    assert replies.verdict({"label": "negative", "score": 0.41}).startswith("Mixed / not sure (41% positive)")
+    assert replies.verdict({"label": "positive", "score": 0.61}).startswith("Positive (61%)")
+    assert replies.verdict({"label": "positive", "score": 0.55}, (0.5, 0.5)).startswith("Positive (55%)")
+    with pytest.raises(SettingsError, match="MIXED_LOW"):
+        Settings.from_env({"MIXED_LOW": "0.7"})
