@@ -89,14 +89,17 @@ def test_sigterm_under_load_loses_no_review(connection, worker_settings, live_mo
     """SIGTERM while 3,000 reviews wait: the worker exits within 5 s; every review is then done or
     still queued, none stranded in an in-flight list, and a new worker finishes them all."""
     process = start_worker(worker_settings, "score", "busy")
-    wait_worker_ready(connection, "busy")
-    queue = get_queue(connection, SCORE)
-    jobs = [submit_review(connection, f"a superb film {i}") for i in range(3000)]
-    wait_for(lambda: queue.finished_job_registry.count > 100, 20, interval=0.005)
-    process.send_signal(signal.SIGTERM)
-    started = time.monotonic()
-    process.wait(timeout=15)
-    assert time.monotonic() - started < 5
+    try:
+        wait_worker_ready(connection, "busy")
+        queue = get_queue(connection, SCORE)
+        jobs = [submit_review(connection, f"a superb film {i}") for i in range(3000)]
+        wait_for(lambda: queue.finished_job_registry.count > 100, 20, interval=0.005)
+        process.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        process.wait(timeout=15)
+        assert time.monotonic() - started < 5
+    finally:
+        stop_process(process)
     assert not connection.exists(INFLIGHT.format(name="busy"))
     statuses = [job.get_status(refresh=True) for job in jobs]
     assert all(s in (JobStatus.FINISHED, JobStatus.QUEUED) for s in statuses)

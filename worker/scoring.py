@@ -65,10 +65,18 @@ class SentibotWorker(SimpleWorker):
         self.settings = settings
         self.models = models
         self.stopping = stopping or threading.Event()
+        self._in_batch_loop = False
 
     def request_stop(self, signum, frame) -> None:
-        """SIGTERM: say so to everything that watches ``stopping``, then RQ's warm shutdown."""
+        """SIGTERM: say so to everything that watches ``stopping``, then RQ's warm shutdown.
+
+        Between RQ jobs, inside this worker's own batch loop, RQ would raise StopRequested wherever
+        the batch happens to be (RQ thinks the worker idle); instead the batch in hand is finished and
+        execute_job stops the worker right after it.
+        """
         self.stopping.set()
+        if self._in_batch_loop:
+            return
         try:
             super().request_stop(signum, frame)
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
@@ -79,8 +87,14 @@ class SentibotWorker(SimpleWorker):
             job.context = jobs.JobContext(self.settings, self.models, job, self.stopping)
         super().execute_job(job, queue)
         if queue.name == SCORE:
-            while not self.stopping.is_set() and self._score_waiting(queue):
-                pass
+            self._in_batch_loop = True
+            try:
+                while not self.stopping.is_set() and self._score_waiting(queue):
+                    pass
+            finally:
+                self._in_batch_loop = False
+        if self.stopping.is_set():
+            raise StopRequested()  # RQ's work loop ends on it, after this job, as a warm shutdown does
 
     @property
     def _inflight(self) -> str:
