@@ -3,8 +3,10 @@ a real redis-server and a real worker process."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -53,13 +55,11 @@ def start_bot(env: dict, log_path) -> subprocess.Popen:
     )
 
 
-@pytest.fixture(scope="module")
-def stack(standin, redis_server, imdb_dir, tmp_path_factory):
-    """A bot process and a worker process (score + train) on the session's redis."""
-    home = tmp_path_factory.mktemp("bot-home")
-    env = bot_env(home, redis_server.url, standin, IMDB_DATA=str(imdb_dir))
+@contextlib.contextmanager
+def bot_and_worker(standin: TelegramStandIn, env: dict, home, worker_name: str):
+    """A real worker (score + train) and the bot, both with ``env``; stopped by PID afterwards."""
     worker = subprocess.Popen(
-        [sys.executable, "-m", "sentibot.cli", "worker", "--queues", "score,train", "--name", "bot-test-worker"],
+        [sys.executable, "-m", "sentibot.cli", "worker", "--queues", "score,train", "--name", worker_name],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -69,8 +69,19 @@ def stack(standin, redis_server, imdb_dir, tmp_path_factory):
         standin.wait_for(lambda s: s.calls(method="setMyCommands"), timeout=30)
         yield {"home": home, "bot": bot, "worker": worker}
     finally:
+        os.kill(worker.pid, signal.SIGCONT)  # in case a test left it stopped
         stop_process(bot)
         stop_process(worker)
+
+
+@pytest.fixture(scope="module")
+def stack(standin, redis_server, imdb_dir, tmp_path_factory):
+    """A bot process and a worker process (score + train) on the session's redis."""
+    home = tmp_path_factory.mktemp("bot-home")
+    with bot_and_worker(
+        standin, bot_env(home, redis_server.url, standin, IMDB_DATA=str(imdb_dir)), home, "bot-test-worker"
+    ) as running:
+        yield running
 
 
 @pytest.fixture

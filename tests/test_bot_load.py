@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import stop_process, wait_for
+from tests.conftest import wait_for
 from tests.telegram_standin import TelegramStandIn
-from tests.test_bot import TOKEN, bot_env, start_bot
+from tests.test_bot import TOKEN, bot_and_worker, bot_env
 
 pytestmark = pytest.mark.slow  # every test here starts processes
 
@@ -41,20 +39,8 @@ def stack(standin, redis_server, imdb_dir, tmp_path_factory):
         ADMIN_IDS=",".join(map(str, ADMINS)),
         LOG_LEVEL="WARNING",
     )
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "sentibot.cli", "worker", "--queues", "score,train", "--name", "load-worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    bot = start_bot(env, home / "bot.log")
-    try:
-        standin.wait_for(lambda s: s.calls(method="setMyCommands"), timeout=30)
-        yield {"home": home, "bot": bot, "worker": worker}
-    finally:
-        os.kill(worker.pid, signal.SIGCONT)
-        stop_process(bot)
-        stop_process(worker)
+    with bot_and_worker(standin, env, home, "load-worker") as running:
+        yield running
 
 
 @pytest.fixture
