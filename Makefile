@@ -1,6 +1,8 @@
 # The two commands of the README: `make run` and `make test`. Both set everything up first.
-# The newest supported Python found (3.13, 3.12, 3.11); `make test PYTHON=python3.12` picks one.
-PYTHON ?= $(shell command -v python3.13 || command -v python3.12 || command -v python3.11 || command -v python3)
+# The newest supported Python that runs here (3.13, 3.12, 3.11; a pyenv shim of an inactive version
+# does not run); `make test PYTHON=python3.12` picks one.
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	$$p -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 
