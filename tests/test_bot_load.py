@@ -128,13 +128,23 @@ def test_a_refused_typing_indicator_does_not_cost_the_reply(ready, standin):
 
 def test_two_admins_retraining_at_the_same_instant_start_one_training(ready, standin, connection):
     """Two /retrain updates at once: exactly one training is queued, the other admin hears who holds it."""
+    from worker import client
+    from worker.queues import TRAIN, get_queue
+
     first, second = ADMINS
-    standin.send_text(first, "/retrain arch=tutorial epochs=1 batch_size=64")
-    standin.send_text(second, "/retrain arch=tutorial epochs=1 batch_size=64")
-    standin.wait_for(lambda s: any("already running" in t for t in s.texts(first) + s.texts(second)), 15)
+    long_run = "/retrain arch=tutorial epochs=50 batch_size=8"  # still running when the second one is handled
+    standin.send_text(first, long_run)
+    standin.send_text(second, long_run)
+    try:
+        standin.wait_for(lambda s: any("already running" in t for t in s.texts(first) + s.texts(second)), 15)
+    except AssertionError:
+        raise AssertionError(f"first: {standin.texts(first)[:3]}, second: {standin.texts(second)[:3]}") from None
     queued = [a for a in ADMINS if any(t.startswith("Training queued") for t in standin.texts(a))]
     refused = [a for a in ADMINS if any("already running" in t for t in standin.texts(a))]
     assert len(queued) == 1 and refused == [a for a in ADMINS if a not in queued]
     (busy,) = [t for t in standin.texts(refused[0]) if "already running" in t]
     assert f"User{queued[0]}" in busy
-    standin.wait_text(queued[0], "Training finished", timeout=120)
+    queue = get_queue(connection, TRAIN)
+    assert queue.count + len(queue.started_job_registry) == 1  # one training job in all
+    client.cancel_training(connection)
+    standin.wait_text(queued[0], "Training cancelled", timeout=120)

@@ -410,3 +410,16 @@ def test_worker_survives_redis_going_away(redis_server, worker_settings, live_mo
     finally:
         stop_process(process)
         server.stop()
+
+
+def test_a_lock_whose_job_is_still_being_enqueued_is_not_stale(connection):
+    """The lock is taken just before its job is enqueued: a second request in that instant is refused,
+    not taken for a stale lock (this let two admins start two trainings at once)."""
+    import json as _json
+
+    record = {"job_id": "train-not-yet", "requested_by": "alice", "started_at": "now", "epochs": 5}
+    connection.set(training.LOCK, _json.dumps({**record, "taken_at": time.time()}))
+    with pytest.raises(TrainingBusy, match="started by alice"):
+        training.start(connection, "tutorial", 5, 128, requested_by="bob")
+    connection.set(training.LOCK, _json.dumps({**record, "taken_at": time.time() - training.STARTING_S - 1}))
+    assert training.start(connection, "tutorial", 5, 128, requested_by="bob")  # an old lock without a job is stale

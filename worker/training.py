@@ -21,6 +21,7 @@ from worker.errors import NotFound, TrainingBusy
 from worker.queues import FAILURE_TTL_S, TRAIN, TRAIN_JOB, TRAIN_RESULT_TTL_S, get_queue
 
 LOCK = "sentibot:train:lock"
+STARTING_S = 30  # a lock whose job is not enqueued yet is a training starting, not a stale lock, this long
 CANCEL = "sentibot:train:cancel:{job_id}"
 _ENDED = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.STOPPED}
 # Delete the lock only if it still holds what we read: a lock taken meanwhile by a new training survives.
@@ -45,7 +46,9 @@ def fetch_job(connection: redis.Redis, job_id: str) -> Job:
 def running(connection: redis.Redis) -> dict | None:
     """The lock record of the training in progress (with its live progress), or None.
 
-    A lock whose job has ended or vanished (a killed worker) is stale and is cleared here.
+    A lock whose job has ended or vanished (a killed worker) is stale and is cleared here; one taken in
+    the last STARTING_S seconds whose job is not there yet is a training being started (the lock is
+    taken before the job is enqueued), never stale.
     """
     raw = connection.get(LOCK)
     if raw is None:
@@ -55,6 +58,8 @@ def running(connection: redis.Redis) -> dict | None:
         job = fetch_job(connection, record["job_id"])
     except NotFound:
         job = None
+    if job is None and time.time() - record.get("taken_at", 0) < STARTING_S:
+        return {**record, "status": "starting", "progress": {}, "summary": "starting"}  # being enqueued now
     if job is None or job.get_status(refresh=True) in _ENDED:
         _delete_lock_if(connection, raw)  # stale: its job ended or vanished (a killed worker)
         return None
@@ -79,6 +84,7 @@ def start(
         "requested_by": requested_by,
         "chat_id": chat_id,
         "started_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "taken_at": time.time(),
         "arch": arch,
         "epochs": epochs,
         "batch_size": batch_size,
