@@ -223,3 +223,24 @@ def test_review_texts_never_reach_the_logs_at_info(connection, worker_settings, 
         stop_process(process)
     text = log.read_text()
     assert "INFO" in text and "Zebediah" not in text
+
+
+def test_a_sigterm_before_rq_installs_its_handlers_still_stops_the_worker(worker_settings, tmp_path):
+    """The heartbeat makes a worker look ready a moment before RQ's work loop installs its signal
+    handlers; a SIGTERM in that moment must still end the loop (it used to block in BLPOP for good)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import threading, time\n"
+        "from sentibot.settings import Settings\n"
+        "from worker.connection import connect\n"
+        "from worker.run import build_worker\n"
+        f"settings = Settings(redis_url={worker_settings.redis_url!r})\n"
+        "stopping = threading.Event(); stopping.set()  # what the early SIGTERM did\n"
+        "worker = build_worker(connect(settings.redis_url), ['score'], settings, stopping=stopping)\n"
+        "worker.work(logging_level='WARNING')\n"
+        "print('stopped')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "stopped", done.stderr[-2000:]

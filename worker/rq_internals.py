@@ -1,7 +1,9 @@
 """Every use sentibot makes of RQ's private API, in one place, one comment per use.
 
-Micro-batching records results for jobs RQ did not run itself, and the reaper hands a dead
-worker's jobs to RQ's abandoned-job handling at once instead of after their timeout. Both need
+Micro-batching records results for jobs RQ did not run itself, the reaper hands a dead worker's
+jobs to RQ's abandoned-job handling at once instead of after their timeout, and SentibotWorker
+overrides ``_install_signal_handlers`` and sets ``_stop_requested`` (worker/scoring.py) so that a
+SIGTERM that came before RQ's handlers still stops it. Both need
 names RQ does not promise to keep, so `rq` is pinned to the minor range the tests ran
 (pyproject.toml) and :func:`check` (run by the tests) fails with a clear sentence if they change.
 """
@@ -54,6 +56,12 @@ def check() -> list[str]:
         problems.append("Job._handle_success no longer reads job._result: batched results would be lost.")
     if not callable(getattr(StartedJobRegistry, "get_job_and_execution_ids", None)):
         problems.append("StartedJobRegistry.get_job_and_execution_ids is gone: the reaper cannot list jobs.")
+    from rq.worker import BaseWorker
+
+    if not callable(getattr(BaseWorker, "_install_signal_handlers", None)):
+        problems.append("BaseWorker._install_signal_handlers is gone: an early SIGTERM would not stop a worker.")
+    if "self._stop_requested" not in inspect.getsource(BaseWorker.work):
+        problems.append("BaseWorker.work no longer reads _stop_requested: an early SIGTERM would not stop it.")
     try:
         from rq.utils import parse_composite_key
 

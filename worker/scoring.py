@@ -82,6 +82,13 @@ class SentibotWorker(SimpleWorker):
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
             raise StopRequested() from None  # Redis is down: nothing to finish, nothing to record
 
+    def _install_signal_handlers(self) -> None:
+        """RQ's private hook (worker/rq_internals.py): a SIGTERM that came before RQ's handlers were in
+        place (the heartbeat already made the worker look ready) still stops the work loop at once."""
+        super()._install_signal_handlers()
+        if self.stopping.is_set():
+            self._stop_requested = True  # RQ's own flag, read at the top of its work loop
+
     def execute_job(self, job: Job, queue: Queue) -> None:
         if isinstance(job, SentibotJob):
             job.context = jobs.JobContext(self.settings, self.models, job, self.stopping)
