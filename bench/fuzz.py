@@ -9,7 +9,6 @@ messages come from the same hypothesis strategy as tests/test_fuzz.py. The last 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import sys
@@ -21,9 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-
-from tests.live_stack import MESSAGES, LiveStack, any_bundle  # noqa: E402
+from tests.live_stack import LiveStack, any_bundle, send_fuzz  # noqa: E402
 
 SAMPLE = ["a superb touching film", "an awful boring mess"]
 
@@ -34,20 +31,9 @@ def main() -> None:
     args = parser.parse_args()
     home = Path(os.environ.get("SENTIBOT_HOME", "~/.sentibot")).expanduser()
     live = LiveStack(home=Path(tempfile.mkdtemp()), bundle=any_bundle(home, SAMPLE)).start()
-    users = itertools.count(1_000_000)
-    sent: list[int] = []
     started = time.perf_counter()
     try:
-
-        @settings(max_examples=args.examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-        @given(MESSAGES)
-        def send(text: str) -> None:
-            user = next(users)
-            live.standin.send_text(user, text)
-            sent.append(user)
-            live.standin.wait_for(lambda s: s.calls(user, "sendMessage"), timeout=30)
-
-        send()
+        sent = send_fuzz(live, args.examples, first_user=1_000_000)
         replies = {user: len(live.standin.calls(user, "sendMessage")) for user in sent}
         log = (live.home / "bot.log").read_text()
     finally:

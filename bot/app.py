@@ -23,6 +23,7 @@ from bot.errors import on_error
 from bot.ratelimit import RateLimiter
 from sentibot.settings import Settings, SettingsError
 from worker import client, health
+from worker import metrics as worker_metrics
 from worker.connection import connect
 
 log = logging.getLogger(__name__)
@@ -123,5 +124,5 @@ def run(settings: Settings) -> None:
     """Poll Telegram until stopped."""
     install_redaction(settings.telegram_token, settings.log_level)
     if settings.metrics_port:
-        metrics.serve(settings.metrics_port, settings.metrics_address)
+        worker_metrics.serve(settings.metrics_port, settings.metrics_address)
     build_application(settings).run_polling(allowed_updates=Update.ALL_TYPES)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from model.cli import positive_int
 from sentibot.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the bot command."""
     bot = subparsers.add_parser("bot", help="run the Telegram bot (needs TELEGRAM_TOKEN)")
-    bot.add_argument("--metrics-port", type=int, help="Prometheus metrics on this port (default: METRICS_PORT)")
+    bot.add_argument(
+        "--metrics-port", type=positive_int(1, 65535), help="Prometheus metrics on this port (default: METRICS_PORT)"
+    )
     bot.set_defaults(handler=run_bot)
     chat = subparsers.add_parser("chat", help="talk to the service from this terminal (you are admin)")
     chat.set_defaults(handler=run_chat)

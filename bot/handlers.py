@@ -101,12 +101,7 @@ async def score_review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return  # group chatter not meant for the bot
     d = deps(context)
     user_id = update.effective_user.id if update.effective_user else 0
-    if not d.limiter.allow(user_id):
-        metrics.RATE_LIMITED.inc()
-        await message.reply_text(
-            f"Slow down a little: at most {d.settings.rate_limit_per_minute} reviews a minute. "
-            f"Try again in {d.limiter.retry_after(user_id)} s."
-        )
+    if await over_the_limit(d, message, user_id):
         return
     if len(text) > replies.MAX_CHARS:
         await message.reply_text(f"That is too long for me: please send at most {replies.MAX_CHARS:,} characters.")
@@ -139,6 +134,18 @@ async def score_review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     except SentibotError:
         log.info("review not kept for a Why? button: Redis went away after scoring")
     await message.reply_text(replies.verdict(result, d.settings.mixed_band), reply_markup=why)
+
+
+async def over_the_limit(d: Deps, message: Message, user_id: int) -> bool:
+    """Count the message against the user's rate limit; past it, say when to try again (True)."""
+    if d.limiter.allow(user_id):
+        return False
+    metrics.RATE_LIMITED.inc()
+    await message.reply_text(
+        f"Slow down a little: at most {d.settings.rate_limit_per_minute} reviews a minute. "
+        f"Try again in {d.limiter.retry_after(user_id)} s."
+    )
+    return True
 
 
 async def why_not_scored(d: Deps, exc: SentibotError) -> str:
@@ -180,9 +187,7 @@ async def score_file(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return  # files in groups are scored only when sent in reply to the bot
     d = deps(context)
     user_id = update.effective_user.id if update.effective_user else 0
-    if not d.limiter.allow(user_id):
-        metrics.RATE_LIMITED.inc()
-        await message.reply_text(f"Slow down a little: try again in {d.limiter.retry_after(user_id)} s.")
+    if await over_the_limit(d, message, user_id):
         return
     try:
         files.check_upload(document.file_name or "", document.file_size or 0)

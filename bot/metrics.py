@@ -1,12 +1,12 @@
 """Prometheus metrics of the bot: updates handled by kind, replies that were errors, rate-limited users.
 
-`sentibot bot --metrics-port N` (or METRICS_PORT) serves them; off when unset. Names start with
+`sentibot bot --metrics-port N` (or METRICS_PORT) serves them (worker.metrics.serve); off when unset. Names start with
 ``sentibot_``. The service-wide gauges (queue length, workers, live model) come from the workers.
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, start_http_server
+from prometheus_client import Counter
 from telegram import Update
 from telegram.ext import ContextTypes
 
@@ -33,8 +33,3 @@ async def count_update(update: object, context: ContextTypes.DEFAULT_TYPE) -> No
     """Runs before every other handler (group -1) and never stops them."""
     if isinstance(update, Update):
         UPDATES.labels(kind_of(update)).inc()
-
-
-def serve(port: int, address: str) -> None:
-    """Serve /metrics on address:port from a background thread."""
-    start_http_server(port, addr=address)

@@ -44,6 +44,13 @@ def _float(environ: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _port(environ: Mapping[str, str], name: str, default: int) -> int:
+    port = _int(environ, name, default)
+    if port > 65535:
+        raise SettingsError(f"{name} must be a TCP port (1-65535), got {port}.")
+    return port
+
+
 def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
     raw = environ.get(name, "").strip().lower()
     if not raw:
@@ -120,9 +127,9 @@ class Settings:
             mixed_high=_float(env, "MIXED_HIGH", defaults.mixed_high),
             max_file_rows=_int(env, "MAX_FILE_ROWS", defaults.max_file_rows, low=1),
             train_on_first_start=_bool(env, "TRAIN_ON_FIRST_START", defaults.train_on_first_start),
-            metrics_port=_int(env, "METRICS_PORT", defaults.metrics_port),
+            metrics_port=_port(env, "METRICS_PORT", defaults.metrics_port),
             metrics_address=env.get("METRICS_ADDRESS", "").strip() or defaults.metrics_address,
-            dashboard_port=_int(env, "DASHBOARD_PORT", defaults.dashboard_port, low=1),
+            dashboard_port=_port(env, "DASHBOARD_PORT", defaults.dashboard_port) or defaults.dashboard_port,
             dashboard_user=env.get("DASHBOARD_USER", "").strip() or defaults.dashboard_user,
             dashboard_password=env.get("DASHBOARD_PASSWORD", "").strip(),
         )

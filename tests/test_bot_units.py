@@ -165,3 +165,40 @@ def test_a_score_near_the_middle_is_mixed_not_a_verdict():
     assert replies.verdict({"label": "positive", "score": 0.55}, (0.5, 0.5)).startswith("Positive (55%)")
     with pytest.raises(SettingsError, match="MIXED_LOW"):
         Settings.from_env({"MIXED_LOW": "0.7"})
+
+
+def test_new_settings_name_their_variable_when_malformed():
+    """Each setting added for first start, metrics and the dashboard refuses a bad value in one sentence."""
+    for env, name in (
+        ({"TRAIN_ON_FIRST_START": "sometimes"}, "TRAIN_ON_FIRST_START must be yes or no"),
+        ({"METRICS_PORT": "70000"}, "METRICS_PORT must be a TCP port"),
+        ({"DASHBOARD_PORT": "http"}, "DASHBOARD_PORT must be a whole number"),
+        ({"MAX_FILE_ROWS": "0"}, "MAX_FILE_ROWS must be at least 1"),
+    ):
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env(env)
+    assert not Settings.from_env({"TRAIN_ON_FIRST_START": "no"}).train_on_first_start
+
+
+def test_the_dashboard_without_rq_dashboard_installed_says_what_to_install(monkeypatch):
+    """`sentibot up --dashboard` on a plain install: one sentence naming the extra."""
+    import importlib.util
+
+    from sentibot.errors import SentibotError
+    from sentibot.stack import dashboard_argv
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "rq_dashboard" else real(name))
+    with pytest.raises(SentibotError, match=r"pip install 'sentibot\[dashboard\]'"):
+        dashboard_argv("redis://127.0.0.1:1/0", 9181, "admin", "pw")
+
+
+def test_metrics_port_out_of_range_is_refused_by_the_command_line(capsys):
+    """--metrics-port takes a TCP port; anything else is argparse's one line, before anything starts."""
+    from sentibot.cli import main
+
+    for command in (["worker", "--metrics-port", "70000"], ["bot", "--metrics-port", "web"]):
+        with pytest.raises(SystemExit) as done:
+            main(command)
+        assert done.value.code == 2
+        assert "--metrics-port" in capsys.readouterr().err

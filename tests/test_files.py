@@ -155,3 +155,27 @@ def test_sentibot_score_file_writes_the_results_csv(
     assert out[0] == "row,label,score,text" and out[2].startswith("2,skipped")
     assert main(["score", "--file", str(tmp_path / "missing.csv")]) == 1
     assert "Could not read" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_file_job_whose_rows_expired_fails_with_a_sentence(connection, worker_settings, live_model):
+    """The rows are kept an hour: a job that finds them gone says so, and the CLI with nothing to score too."""
+    from tests.conftest import run_burst
+    from worker import client
+    from worker.errors import JobFailed
+    from worker.queues import FILE_JOB, SCORE, get_queue
+
+    job = get_queue(connection, SCORE).enqueue(FILE_JOB, kwargs={"file_id": "gone"})
+    run_burst(connection, worker_settings)
+    snapshot = client.file_snapshot(connection, job.id)
+    assert snapshot.state == "failed" and "no longer with me" in snapshot.reason
+    with pytest.raises(JobFailed, match="no longer with me"):
+        client.wait_result(job, 2)
+
+
+def test_sentibot_score_with_nothing_to_score_says_how(monkeypatch, capsys):
+    from sentibot.cli import main
+
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    assert main(["score"]) == 1
+    assert "Give reviews to score as arguments, or --file PATH" in capsys.readouterr().err

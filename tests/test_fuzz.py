@@ -7,12 +7,9 @@ examples; `bench/fuzz.py` runs 10,000.
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
-from hypothesis import HealthCheck, example, given, settings
 
-from tests.live_stack import MESSAGES, LiveStack
+from tests.live_stack import LiveStack, send_fuzz
 
 pytestmark = pytest.mark.slow  # starts redis, a worker and the bot
 
@@ -37,19 +34,6 @@ def one_reply_each(live: LiveStack, chats: list[int], timeout: float = 30) -> No
 
 def test_random_unicode_always_gets_one_reply(live):
     """A few hundred hypothesis examples, each from its own user; then each chat holds one reply."""
-    users = itertools.count(100_000)
-    chats: list[int] = []
-
-    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-    @given(MESSAGES)
-    @example("/\ud83d\udc00 a command with lone surrogates")  # found by bench/fuzz.py: echoed back, it broke the reply
-    @example("/" + "x" * 4095)
-    def send(text: str) -> None:
-        user = next(users)
-        live.standin.send_text(user, text)
-        chats.append(user)
-        live.standin.wait_for(lambda s: s.calls(user, "sendMessage"), timeout=15)
-
-    send()
+    chats = send_fuzz(live, EXAMPLES, first_user=100_000, timeout=15)
     one_reply_each(live, chats)
     assert len(chats) >= EXAMPLES

@@ -92,3 +92,22 @@ def test_metrics_are_off_unless_asked_for():
     assert Settings.from_env({}).metrics_port == 0
     configured = Settings.from_env({"METRICS_PORT": "9100"})
     assert configured.metrics_port == 9100 and configured.metrics_address == "127.0.0.1"
+
+
+def test_a_metrics_port_in_use_is_one_sentence(worker_settings):
+    """A worker asked to serve metrics on a port someone holds exits with a sentence, not a traceback."""
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        done = subprocess.run(
+            [*WORKER, "--metrics-port", str(port)],
+            env=worker_env(worker_settings),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 1
+    assert f"Could not serve metrics on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr

@@ -7,6 +7,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+from model.cli import positive_int
 from sentibot.settings import Settings
 
 
@@ -26,7 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     worker.add_argument("--name", help="worker name (default: <hostname>.<pid>)")
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     worker.add_argument(
-        "--metrics-port", type=int, help="serve Prometheus metrics on this port (default: METRICS_PORT)"
+        "--metrics-port",
+        type=positive_int(1, 65535),
+        help="serve Prometheus metrics on this port (default: METRICS_PORT)",
     )
     worker.set_defaults(handler=run_worker)
 

@@ -92,6 +92,26 @@ def submit_review(connection: redis.Redis, text: str, chat_id: int | None = None
     )
 
 
+SUCCEEDED, FAILED, PENDING = "succeeded", "failed", "pending"
+
+
+def _read_entry(job_id: str, entry_id: bytes, payload: dict) -> tuple[str, object]:
+    """What one entry of a job's result stream says: (SUCCEEDED, value), (FAILED, None) or (PENDING, None)
+    for a retry, after which the re-run's entry follows."""
+    result = Result.restore(job_id, entry_id.decode(), payload, connection=None, serializer=JSONSerializer)
+    if result.type == Result.Type.SUCCESSFUL:
+        return SUCCEEDED, result.return_value
+    if result.type in (Result.Type.FAILED, Result.Type.MAX_RETRIES_EXCEEDED, Result.Type.STOPPED):
+        return FAILED, None
+    return PENDING, None
+
+
+def _no_verdict(timeout_s: float) -> ScoringTimeout:
+    return ScoringTimeout(
+        f"Could not get a verdict within {math.ceil(timeout_s)} s: the service is busy or no scoring worker is running."
+    )
+
+
 def wait_result(job: Job, timeout_s: float) -> dict:
     """Block until the job has a final result; raise JobFailed or ScoringTimeout otherwise."""
     key = Result.get_key(job.id)
@@ -102,19 +122,13 @@ def wait_result(job: Job, timeout_s: float) -> dict:
             response = job.connection.xread({key: last_id}, block=max(1, int(remaining * 1000)))
             if not response:
                 break
-            entry_id, payload = response[0][1][-1]
-            last_id = entry_id
-            result = Result.restore(
-                job.id, entry_id.decode(), payload, connection=job.connection, serializer=JSONSerializer
-            )
-            if result.type == Result.Type.SUCCESSFUL:
-                return result.return_value
-            if result.type in (Result.Type.FAILED, Result.Type.MAX_RETRIES_EXCEEDED, Result.Type.STOPPED):
+            last_id, payload = response[0][1][-1]
+            outcome, value = _read_entry(job.id, last_id, payload)
+            if outcome == SUCCEEDED:
+                return value
+            if outcome == FAILED:
                 raise job_failed(job.get_meta(refresh=True))
-            # RETRIED: it is back on the queue; keep waiting for the re-run
-    raise ScoringTimeout(
-        f"Could not get a verdict within {timeout_s:g} s: the service is busy or no scoring worker is running."
-    )
+    raise _no_verdict(timeout_s)
 
 
 async def wait_result_async(aconnection: redis.asyncio.Redis, job_id: str, timeout_s: float) -> dict:
@@ -132,12 +146,11 @@ async def wait_result_async(aconnection: redis.asyncio.Redis, job_id: str, timeo
                 response = await aconnection.xread({key: last_id}, block=max(1, int(remaining * 1000)))
                 if not response:
                     break
-                entry_id, payload = response[0][1][-1]
-                last_id = entry_id
-                result = Result.restore(job_id, entry_id.decode(), payload, connection=None, serializer=JSONSerializer)
-                if result.type == Result.Type.SUCCESSFUL:
-                    return result.return_value
-                if result.type in (Result.Type.FAILED, Result.Type.MAX_RETRIES_EXCEEDED, Result.Type.STOPPED):
+                last_id, payload = response[0][1][-1]
+                outcome, value = _read_entry(job_id, last_id, payload)
+                if outcome == SUCCEEDED:
+                    return value
+                if outcome == FAILED:
                     raw_meta = await aconnection.hget(Job.key_for(job_id), "meta")
                     raise job_failed(JSONSerializer.loads(raw_meta) if raw_meta else None)
     except TimeoutError:
@@ -146,9 +159,7 @@ async def wait_result_async(aconnection: redis.asyncio.Redis, job_id: str, timeo
         raise QueueUnavailable(
             f"The queue (Redis at {describe(aconnection)}) is not reachable right now; try again in a moment."
         ) from exc
-    raise ScoringTimeout(
-        f"Could not get a verdict within {math.ceil(timeout_s)} s: the service is busy or no scoring worker is running."
-    )
+    raise _no_verdict(timeout_s)
 
 
 MAX_WAITING = 2000  # reviews waiting for a verdict at once, each on its own connection; more wait for one
@@ -176,14 +187,8 @@ def score(connection: redis.Redis, text: str, timeout_s: float = 8, **context: i
     return wait_result(submit_review(connection, text, **context), timeout_s)
 
 
-def keep_review(connection: redis.Redis, key: str, text: str) -> None:
-    """Keep a scored review for REVIEW_TTL_S so a "Why?" tap can explain it later."""
-    with reachable(connection):
-        connection.set(REVIEW_KEY.format(key=key), text.encode(), ex=REVIEW_TTL_S)
-
-
 async def keep_review_async(aconnection: redis.asyncio.Redis, key: str, text: str) -> None:
-    """:func:`keep_review` on the bot's event loop."""
+    """Keep a scored review for REVIEW_TTL_S so a "Why?" tap can explain it later (on the bot's event loop)."""
     try:
         await aconnection.set(REVIEW_KEY.format(key=key), text.encode(), ex=REVIEW_TTL_S)
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:

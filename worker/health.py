@@ -16,7 +16,7 @@ import redis
 
 from model.recipes import plan
 from sentibot.settings import Settings
-from worker import training
+from worker import client, training
 from worker.errors import TrainingBusy
 from worker.reaper import alive_workers
 from worker.registry import ModelRegistry
@@ -60,19 +60,11 @@ def start_first_training(connection: redis.Redis, settings: Settings) -> str | N
     does on its first start. Returns the job id, or None when there was nothing to do."""
     if ModelRegistry(connection).current() is not None or training.running(connection) is not None:
         return None
-    first = plan(settings.default_arch)
     try:
-        job_id = training.start(
-            connection,
-            first.arch,
-            first.epochs,
-            first.batch_size,
-            FIRST_START,
-            None,
-            settings.train_timeout_s,
-            first.sentences,
+        job_id = client.start_training(
+            connection, plan(settings.default_arch), FIRST_START, timeout_s=settings.train_timeout_s
         )
     except TrainingBusy:
         return None
-    log.info("no model is live: training the first one (%s, job %s)", first.arch, job_id)
+    log.info("no model is live: training the first one (%s, job %s)", settings.default_arch, job_id)
     return job_id

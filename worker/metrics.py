@@ -18,6 +18,8 @@ from prometheus_client import REGISTRY, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from sentibot.errors import SentibotError
+
 log = logging.getLogger(__name__)
 
 REVIEWS_SCORED = Counter("sentibot_reviews_scored", "Reviews scored by this worker, by verdict", ["label"])
@@ -81,8 +83,13 @@ class ServiceCollector(Collector):
 
 
 def serve(port: int, address: str, connection: redis.Redis | None = None) -> None:
-    """Serve /metrics on address:port from a background thread (with the Redis gauges if a connection is given)."""
+    """Serve /metrics on address:port from a background thread (with the Redis gauges if a connection is
+    given); the worker's and the bot's. A port that cannot be had is one sentence, not a traceback."""
+    try:
+        start_http_server(port, addr=address)
+    except (OSError, OverflowError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SentibotError(f"Could not serve metrics on {address}:{port} ({reason}): choose another port.") from None
     if connection is not None:
         REGISTRY.register(ServiceCollector(connection))
-    start_http_server(port, addr=address)
     log.info("metrics on http://%s:%d/metrics", address, port)

@@ -66,6 +66,7 @@ class SentibotWorker(SimpleWorker):
         self.models = models
         self.stopping = stopping or threading.Event()
         self._in_batch_loop = False
+        self._stranded = False  # a claimed batch could not be given back (Redis failed): retry before claiming
 
     def request_stop(self, signum, frame) -> None:
         """SIGTERM: say so to everything that watches ``stopping``, then RQ's warm shutdown.
@@ -121,10 +122,13 @@ class SentibotWorker(SimpleWorker):
         gets its verdict or fails with its own reason. Nothing is left in the in-flight list.
         """
         try:
-            self._give_back(queue, self._leftovers())  # a batch whose give-back failed earlier
+            if self._stranded:  # a batch whose give-back failed earlier: back to the queue first
+                self._give_back(queue, [raw.decode() for raw in self.connection.lrange(self._inflight, 0, -1)])
+                self._stranded = False
             ids = self._claim(queue)
         except redis.exceptions.RedisError as exc:
             log.warning("no batch claimed: %s", exc)
+            self._stranded = True  # part of a claim may have happened: look at the in-flight list next time
             return 0
         if not ids:
             return 0
@@ -138,6 +142,7 @@ class SentibotWorker(SimpleWorker):
             self._give_back(queue, ids)
         except redis.exceptions.RedisError as exc:  # kept in the in-flight list: given back on the next try
             log.warning("batch not given back yet: %s", exc)
+            self._stranded = True
         return 0
 
     def _score_batch(self, queue: Queue, ids: list[str]) -> int:
@@ -156,9 +161,6 @@ class SentibotWorker(SimpleWorker):
             pipe.delete(self._inflight)
             pipe.execute()
         return len(batch)
-
-    def _leftovers(self) -> list[str]:
-        return [raw.decode() for raw in self.connection.lrange(self._inflight, 0, -1)]
 
     def _give_back(self, queue: Queue, ids: list[str]) -> None:
         """Put claimed ids back at the front of the queue, in their order, and clear the in-flight list."""
