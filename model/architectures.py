@@ -13,7 +13,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from model import recipes
+from model import minilm, recipes
 from model.encoding import SEQUENCE, TextEncoder
 
 EMBED_DIM = 32  # tutorial: size of each word vector
@@ -26,6 +26,8 @@ NB_ALPHA = 1.0  # nbsvm: add-one smoothing of the feature counts behind the log-
 NB_LEARNING_RATE = 0.005
 GLOVE_FILTERS = 64  # glove: width-3 convolution filters (phrases like "not at all")
 LSTM_UNITS = 32
+MINILM_LEARNING_RATE = 5e-5  # fine-tuning a pretrained transformer: larger rates forget what it knew
+MINILM_WEIGHT_DECAY = 0.01
 
 
 @keras.saving.register_keras_serializable(package="sentibot")
@@ -183,6 +185,19 @@ def build_lstm(encoder: TextEncoder) -> keras.Model:
     return _compile(keras.Model(inputs, outputs, name="lstm"))
 
 
+def build_minilm(encoder: TextEncoder, config: minilm.BertConfig = minilm.MINILM_L6, pretrained: bool = True):
+    """all-MiniLM-L6-v2 (its pretrained weights) → mean over the pieces → Dense(1): fine-tuned end to end."""
+    ids = keras.Input(shape=(None,), dtype="int32", name="ids")
+    body = minilm.BertEncoder(config.to_dict(), name="minilm")
+    outputs = layers.Dense(1, activation="sigmoid", name="predictions")(body(ids))
+    model = keras.Model(ids, outputs, name="minilm")
+    if pretrained:
+        minilm.load_pretrained(body)
+    optimizer = keras.optimizers.AdamW(MINILM_LEARNING_RATE, weight_decay=MINILM_WEIGHT_DECAY)
+    model.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
 ARCHITECTURES: dict[str, Callable[[TextEncoder], keras.Model]] = {
     "tutorial": build_tutorial,
     "pooled": build_pooled,
@@ -190,6 +205,7 @@ ARCHITECTURES: dict[str, Callable[[TextEncoder], keras.Model]] = {
     "nbsvm": build_nbsvm,
     "glove": build_glove,
     "lstm": build_lstm,
+    "minilm": build_minilm,
 }
 
 

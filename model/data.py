@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from model.encoding import ENCODING_VERSION, TextEncoder, build_vocabulary, tokenize
+from model import pretrained
+from model.encoding import ENCODING_VERSION, WORDPIECE, TextEncoder, build_vocabulary, tokenize
 from model.errors import DatasetInvalid, DatasetNotFound, DatasetUnavailable
 from model.recipes import RECIPES, Recipe
 
@@ -31,7 +32,6 @@ LABELS = {"neg": 0, "pos": 1}
 _REVIEW = re.compile(r"(?:^|/)(train|test)/(pos|neg)/([^/]+)\.txt$")
 _SENTENCE_BREAK = re.compile(r"<br\s*/?>|(?<=[.!?])\s+", re.IGNORECASE)
 SENTENCE_WORDS = (3, 40)  # sentence examples: shorter ones say too little, longer ones are rare
-SENTENCE_WIDTH = 128  # bag rows of a ≤40-word sentence hold at most 41 words + 40 bigrams + 39 trigrams
 TUTORIAL = RECIPES["tutorial"]
 
 
@@ -188,14 +188,20 @@ def sentence_examples(raw: RawImdb) -> tuple[list[str], list[int]]:
 
 
 def encode_raw(raw: RawImdb, recipe: Recipe, sentences: bool = False) -> tuple[np.ndarray, ...]:
-    """Build the vocabulary on the training split and encode both splits (and the sentences) with it."""
-    train_tokens = [tokenize(text) for text in raw.train_texts]
-    words = tuple(build_vocabulary(train_tokens, recipe.num_words))
-    encoder = TextEncoder(words=words, **recipe.encoder_settings())
+    """Build the vocabulary on the training split and encode both splits (and the sentences) with it.
+
+    A pretrained encoder brings its own word pieces: nothing is learnt from the data for those.
+    """
+    if recipe.layout == WORDPIECE:
+        encoder = TextEncoder(words=(), tokenizer=pretrained.tokenizer_json(), **recipe.encoder_settings())
+    else:
+        train_tokens = [tokenize(text) for text in raw.train_texts]
+        words = tuple(build_vocabulary(train_tokens, recipe.num_words))
+        encoder = TextEncoder(words=words, **recipe.encoder_settings())
     x_train = encoder.encode(raw.train_texts)
     x_test = encoder.encode(raw.test_texts)
     sentence_texts, sentence_labels = sentence_examples(raw) if sentences else ([], [])
-    x_sentences = encoder.encode(sentence_texts, SENTENCE_WIDTH)
+    x_sentences = encoder.encode(sentence_texts, recipe.sentence_width)
     return (
         x_train,
         np.asarray(raw.train_labels, "int32"),
@@ -209,7 +215,7 @@ def encode_raw(raw: RawImdb, recipe: Recipe, sentences: bool = False) -> tuple[n
 
 def _cache_path(cache_dir: Path, dataset_hash: str, recipe: Recipe, sentences: bool) -> Path:
     settings = json.dumps(recipe.encoder_settings(), sort_keys=True)
-    key = f"{dataset_hash}:{settings}:{sentences}:{ENCODING_VERSION}"
+    key = f"{dataset_hash}:{settings}:{sentences}:{recipe.sentence_width}:{ENCODING_VERSION}"
     return cache_dir / f"imdb-{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz"
 
 

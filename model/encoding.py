@@ -9,6 +9,9 @@ frequency rank r (1 = most frequent in the training split) gets id r + 3 while t
 - ``bag`` (fastText-style): each distinct word id plus each distinct hashed bigram (and, if
   asked, trigram) id ``num_words + bucket``, sorted, at the front of the row. Order-free, so a model reading it
   uses every weight for a one-line chat message, and "not bad" is a feature of its own.
+- ``wordpiece`` (the pretrained encoder's): the ``tokenizers`` word pieces of the text between
+  ``[CLS]`` and ``[SEP]``, padded at the end with 0 to the batch's longest row (rounded up to a
+  multiple of 16, so few shapes are traced). The vocabulary is the tokenizer's, not the IMDB ranks.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -25,9 +29,10 @@ INDEX_FROM = 3  # id = word rank + 3, as keras.datasets.imdb's index_from
 NUM_WORDS = 10_000  # ids kept: the most frequent words, everything else is OOV
 MAXLEN = 500  # positions the model reads: the last 500 ids of a review
 MARKERS = {PAD: "<pad>", START: "<start>", OOV: "<unk>", UNUSED: "<unused>"}
-ENCODING_VERSION = 2  # bump when tokenize() or a layout changes, so cached arrays are rebuilt
-SEQUENCE, BAG = "sequence", "bag"
-LAYOUTS = (SEQUENCE, BAG)
+ENCODING_VERSION = 3  # bump when tokenize() or a layout changes, so cached arrays are rebuilt
+SEQUENCE, BAG, WORDPIECE = "sequence", "bag", "wordpiece"
+LAYOUTS = (SEQUENCE, BAG, WORDPIECE)
+PIECE_ROUND = 16  # word-piece rows are as wide as the longest in the batch, rounded up to this
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: spreads neighbouring pairs over the buckets
 
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -60,6 +65,19 @@ def pad_pre(sequences: Sequence[Sequence[int]], maxlen: int) -> np.ndarray:
         if len(tail):
             out[row, maxlen - len(tail) :] = tail
     return out
+
+
+def pad_post(sequences: Sequence[Sequence[int]], width: int) -> np.ndarray:
+    """Rows of ``width`` with each sequence at the front and zeros after (sequences must fit)."""
+    out = np.zeros((len(sequences), width), dtype=np.int32)
+    for row, seq in enumerate(sequences):
+        out[row, : len(seq)] = seq
+    return out
+
+
+def rounded_width(longest: int, cap: int) -> int:
+    """The row width for a batch whose longest row is ``longest``: a multiple of PIECE_ROUND, at most cap."""
+    return min(cap, max(PIECE_ROUND, -(-longest // PIECE_ROUND) * PIECE_ROUND))
 
 
 def ngram_buckets(ids: np.ndarray, n: int, buckets: int) -> np.ndarray:
@@ -100,11 +118,14 @@ class TextEncoder:
     layout: str = SEQUENCE
     buckets: int = 0  # hashed n-gram buckets (bag layout only)
     ngrams: int = 2  # longest word run hashed into the buckets (bag layout only)
+    tokenizer: str = field(default="", repr=False)  # the ``tokenizers`` JSON (wordpiece layout only)
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
+    _pieces: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {LAYOUTS}, not {self.layout!r}")
+        object.__setattr__(self, "_pieces", self._load_tokenizer())
         index = {
             word: rank + INDEX_FROM
             for rank, word in enumerate(self.words, start=1)
@@ -112,9 +133,44 @@ class TextEncoder:
         }
         object.__setattr__(self, "_index", index)
 
+    def _load_tokenizer(self) -> Any:
+        if self.layout != WORDPIECE:
+            return None
+        if not self.tokenizer:
+            raise ValueError("the wordpiece layout needs the tokenizer's JSON")
+        from tokenizers import Tokenizer
+
+        pieces = Tokenizer.from_str(self.tokenizer)
+        pieces.no_padding()  # rows are padded and cut here, the same way for one text or a batch
+        pieces.no_truncation()
+        return pieces
+
+    @property
+    def special_ids(self) -> frozenset[int]:
+        """Ids that are markers, not words: never shown or left out by an explanation."""
+        if self.layout != WORDPIECE:
+            return frozenset({PAD, START, OOV, UNUSED})
+        names = ("[PAD]", "[CLS]", "[SEP]", "[UNK]")
+        return frozenset(i for i in map(self._pieces.token_to_id, names) if i is not None)
+
+    def _piece_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Word pieces between [CLS] and [SEP]; a text longer than maxlen keeps its start (and its [SEP])."""
+        lists = [encoding.ids for encoding in self._pieces.encode_batch(list(texts))]
+        return [ids if len(ids) <= self.maxlen else [*ids[: self.maxlen - 1], ids[-1]] for ids in lists]
+
+    def _analyse_pieces(self, text: str) -> Encoded:
+        """Words are the pieces that start a word (not ``##…``, not punctuation); unknown ones are [UNK]."""
+        encoding = self._pieces.encode(text)
+        starts = [t for t in encoding.tokens[1:-1] if t == "[UNK]" or (not t.startswith("##") and _TOKEN.search(t))]
+        ids = self._piece_ids([text])[0]
+        known = sum(1 for t in starts if t != "[UNK]")
+        return Encoded(ids=ids, words=len(starts), known=known, truncated=len(encoding.ids) > len(ids))
+
     def analyse(self, text: str) -> Encoded:
         """Encode one text and count its words and known words."""
         tokens = tokenize(text)
+        if self.layout == WORDPIECE:
+            return self._analyse_pieces(text)
         ids = [START] + [self._index.get(token, OOV) for token in tokens]
         known = sum(1 for i in ids[1:] if i != OOV)
         width = len(ids) if self.layout == SEQUENCE else len(self._bag(ids))
@@ -127,6 +183,8 @@ class TextEncoder:
     @property
     def input_dim(self) -> int:
         """Number of distinct ids a row can hold: the embedding's size."""
+        if self.layout == WORDPIECE:
+            return self._pieces.get_vocab_size()
         return self.num_words + (self.buckets if self.layout == BAG else 0)
 
     def rows(self, id_lists: Sequence[Sequence[int]], width: int | None = None) -> np.ndarray:
@@ -134,9 +192,14 @@ class TextEncoder:
 
         ``width`` defaults to maxlen. Bag rows may be narrower (bag models read any width), which is
         how single sentences are stored and trained on cheaply; sequence rows are always maxlen wide.
+        Word-piece rows are as wide as the longest list (rounded up), at most ``width``.
         """
         if self.layout == SEQUENCE:
             return pad_pre(id_lists, self.maxlen)
+        if self.layout == WORDPIECE:
+            cap = min(width or self.maxlen, self.maxlen)
+            lists = [ids if len(ids) <= cap else [*ids[: cap - 1], ids[-1]] for ids in id_lists]
+            return pad_post(lists, rounded_width(max(map(len, lists), default=0), cap))
         width = min(width or self.maxlen, self.maxlen)
         out = np.zeros((len(id_lists), width), dtype=np.int32)
         for row, ids in enumerate(id_lists):
@@ -146,6 +209,8 @@ class TextEncoder:
 
     def encode(self, texts: Sequence[str], width: int | None = None) -> np.ndarray:
         """The model's input rows for ``texts``."""
+        if self.layout == WORDPIECE:
+            return self.rows(self._piece_ids(texts), width)
         return self.rows([self.ids(text) for text in texts], width)
 
     def _bag(self, ids: Sequence[int]) -> np.ndarray:
@@ -156,6 +221,8 @@ class TextEncoder:
         return " ".join(self._word(int(i)) for i in ids)
 
     def _word(self, i: int) -> str:
+        if self.layout == WORDPIECE:
+            return self._pieces.id_to_token(i) or MARKERS[OOV]
         if i in MARKERS:
             return MARKERS[i]
         rank = i - INDEX_FROM
@@ -170,7 +237,7 @@ class TextEncoder:
             "buckets": self.buckets,
             "ngrams": self.ngrams,
             "words": list(self.words),
-        }
+        } | ({"tokenizer": self.tokenizer} if self.layout == WORDPIECE else {})
 
     @classmethod
     def from_config(cls, config: dict) -> TextEncoder:
@@ -182,4 +249,5 @@ class TextEncoder:
             layout=config.get("layout", SEQUENCE),
             buckets=int(config.get("buckets", 0)),
             ngrams=int(config.get("ngrams", 2)),
+            tokenizer=config.get("tokenizer", ""),
         )

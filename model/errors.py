@@ -29,3 +29,7 @@ class BundleCorrupt(ModelError):
 
 class ModelNotFound(ModelError):
     """No trained model exists yet where one was looked for."""
+
+
+class PretrainedMissing(ModelError):
+    """The package holding a pretrained encoder's weights is not installed."""

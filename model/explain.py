@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from model.encoding import OOV, SEQUENCE, START
+from model.encoding import SEQUENCE
 from model.predict import Predictor
 
 MAX_WORDS = 200  # distinct words examined at most
@@ -33,7 +33,7 @@ def explain(predictor: Predictor, text: str, top: int = 5) -> list[WordEffect]:
     ids = encoder.ids(text)
     if encoder.layout == SEQUENCE:
         ids = ids[-encoder.maxlen :]  # the words the model reads
-    words = sorted({i for i in ids if i not in (START, OOV)})[:MAX_WORDS]
+    words = sorted(set(ids) - encoder.special_ids)[:MAX_WORDS]
     if not words:
         return []
     rows = [ids] + [[i for i in ids if i != word] for word in words]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.encoding import BAG, MAXLEN, NUM_WORDS, SEQUENCE
+from model.encoding import BAG, MAXLEN, NUM_WORDS, SEQUENCE, WORDPIECE
 from model.errors import UnknownArchitecture
 
 
@@ -37,6 +37,14 @@ class Recipe:
     epochs: int = 5
     batch_size: int = 128
     sentences: bool = False  # also train on the single sentences of the training reviews
+    sentence_width: int = 128  # row width of a sentence example (bag rows of a ≤40-word sentence fit in 128)
+    # Big models see a sample of the examples per epoch; 0 = all of them.
+    review_sample: int = 0
+    sentence_sample: int = 0
+    epochs_per_pass: int = 1  # a pass over the (sampled) examples is served as this many epochs, each reported
+    validation_sample: int = 0  # test reviews validated on after each epoch (0 = all)
+    test_sample: int = 0  # test reviews the final test accuracy is measured on (0 = all)
+    pretrained: str = ""  # the pretrained encoder it starts from (its package is a dependency)
 
     def resolve(
         self, epochs: int | None = None, batch_size: int | None = None, sentences: bool | None = None
@@ -52,6 +60,8 @@ class Recipe:
     def encoder_settings(self) -> dict:
         """Keyword arguments for :class:`model.encoding.TextEncoder` (all but the words)."""
         settings = {"num_words": self.num_words, "maxlen": self.maxlen, "layout": self.layout}
+        if self.layout == WORDPIECE:
+            return settings
         return settings | ({"buckets": self.buckets, "ngrams": self.ngrams} if self.layout == BAG else {})
 
 
@@ -87,6 +97,24 @@ RECIPES: dict[str, Recipe] = {
             sentences=True,  # measured: +7 points on one-sentence reviews and +2 on IMDB for this model
         ),
         Recipe("lstm", "Embedding(10000, 32) → LSTM(32) → Dense(1), reading the last 250 words", maxlen=250, epochs=2),
+        Recipe(
+            "minilm",
+            "all-MiniLM-L6-v2 (pretrained, 6 layers) fine-tuned end to end → mean of the pieces → Dense(1); "
+            "8 epochs = one pass over 20,000 review sentences + 2,000 reviews",
+            num_words=30522,
+            maxlen=256,  # word pieces read of a review: its first ~200 words
+            layout=WORDPIECE,
+            epochs=8,  # each an eighth of one pass: a report (and a validation) about every minute
+            batch_size=32,
+            sentences=True,
+            sentence_width=64,
+            review_sample=2_000,
+            sentence_sample=20_000,
+            epochs_per_pass=8,
+            validation_sample=500,
+            test_sample=2_000,
+            pretrained="all-MiniLM-L6-v2",
+        ),
     )
 }
 ARCHITECTURE_NAMES = tuple(RECIPES)

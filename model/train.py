@@ -18,8 +18,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from model import architectures, bundle, recipes
+from model import architectures, bundle, pretrained, recipes
 from model.data import EncodedImdb
+from model.encoding import WORDPIECE, rounded_width
 
 SEED = 1337  # fixed so two runs agree
 STOP_POLL_S = 0.5  # how often the stop request is checked while fitting
@@ -54,6 +55,7 @@ class TrainOutcome:
     history: dict[str, list[float]]
     cancelled: bool
     sentences: int = 0  # single-sentence examples trained on besides the reviews
+    test_reviews: int = 0  # test reviews the test accuracy was measured on
     test_accuracy: float | None = None
     test_loss: float | None = None
     seconds: dict[str, float] = field(default_factory=dict)
@@ -129,21 +131,50 @@ def training_examples(data: EncodedImdb) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([data.x_train, sentences]), np.concatenate([data.y_train, data.y_sentences])
 
 
+def sample(x: np.ndarray, y: np.ndarray, size: int, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """``size`` rows drawn without replacement (kept in their order); all of them when size is 0 or more."""
+    if not 0 < size < len(y):
+        return x, y
+    rows = np.sort(np.random.default_rng(seed).choice(len(y), size, replace=False))
+    return x[rows], y[rows]
+
+
+def _trimmed(x: np.ndarray, trim: bool) -> np.ndarray:
+    """Rows padded at the end lose the columns no row in the batch uses (rounded up: few traced shapes)."""
+    if not trim or not len(x):
+        return x
+    used = np.flatnonzero(x.any(axis=0))
+    return x[:, : rounded_width(int(used[-1]) + 1 if len(used) else 1, x.shape[1])]
+
+
 class MixedWidthBatches(keras.utils.PyDataset):
     """Shuffled batches from reviews and from (narrower) sentence rows, each batch of one width.
 
     A 20-word sentence padded to a review's 2,500 positions would cost as much as a review; kept at
     its own width it costs a twentieth. Bag models accept any width, so only two shapes are traced.
+    With ``trim`` (rows padded at the end), each batch is also cut to its longest row. With
+    ``epochs_per_pass`` k, one shuffled pass is served as k epochs, a k-th each: a long pass then
+    still reports (and validates) several times.
     """
 
-    def __init__(self, parts: list[tuple[np.ndarray, np.ndarray]], batch_size: int, seed: int):
+    def __init__(
+        self,
+        parts: list[tuple[np.ndarray, np.ndarray]],
+        batch_size: int,
+        seed: int,
+        trim: bool = False,
+        epochs_per_pass: int = 1,
+    ):
         super().__init__()
         self.parts = parts
         self.batch_size = batch_size
         self.rng = np.random.default_rng(seed)
-        self.on_epoch_end()
+        self.trim = trim
+        self.epochs_per_pass = max(1, epochs_per_pass)
+        self.epoch_in_pass = 0
+        self._shuffle()
 
-    def on_epoch_end(self) -> None:
+    def _shuffle(self) -> None:
         self.orders = [self.rng.permutation(len(y)) for _, y in self.parts]
         self.batches = [
             (part, start) for part, (_, y) in enumerate(self.parts) for start in range(0, len(y), self.batch_size)
@@ -155,14 +186,40 @@ class MixedWidthBatches(keras.utils.PyDataset):
             first = next(i for i, (p, _) in enumerate(self.batches) if p == part)
             self.batches[position], self.batches[first] = self.batches[first], self.batches[position]
 
+    def on_epoch_end(self) -> None:
+        self.epoch_in_pass = (self.epoch_in_pass + 1) % self.epochs_per_pass
+        if self.epoch_in_pass == 0:
+            self._shuffle()
+
     def __len__(self) -> int:
-        return len(self.batches)
+        return -(-len(self.batches) // self.epochs_per_pass)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        part, start = self.batches[index]
+        part, start = self.batches[min(self.epoch_in_pass * len(self) + index, len(self.batches) - 1)]
         x, y = self.parts[part]
         rows = self.orders[part][start : start + self.batch_size]
-        return x[rows], y[rows]
+        return _trimmed(x[rows], self.trim), y[rows]
+
+
+class Batches(keras.utils.PyDataset):
+    """Rows in order, in batches, each cut to its longest row when ``trim``: for validating and testing."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, trim: bool = False):
+        super().__init__()
+        self.x, self.y, self.batch_size, self.trim = x, y, batch_size, trim
+
+    def __len__(self) -> int:
+        return -(-len(self.y) // self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        return _trimmed(self.x[rows], self.trim), self.y[rows]
+
+
+def _evaluation_data(data: EncodedImdb, size: int, batch_size: int, trim: bool):
+    """The test reviews (or a fixed sample of ``size`` of them) as validation data."""
+    x, y = sample(data.x_test, data.y_test, size)
+    return Batches(x, y, batch_size, trim) if trim or size else (x, y)
 
 
 def fit(
@@ -173,13 +230,20 @@ def fit(
     on_epoch: Callable[[EpochReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     verbose: int | str = 0,
+    recipe: recipes.Recipe | None = None,
 ) -> tuple[dict[str, list[float]], bool]:
-    """Fit with the test split as validation data; returns (history, cancelled)."""
+    """Fit with the test split (or the recipe's sample of it) as validation data; returns (history, cancelled)."""
+    recipe = recipe or recipes.Recipe(model.name)
+    trim = data.encoder.layout == WORDPIECE
     progress = _Progress(epochs, on_epoch, should_stop)
-    common = {"epochs": epochs, "validation_data": (data.x_test, data.y_test), "callbacks": [progress]}
-    if len(data.y_sentences) and data.x_sentences.shape[1] < data.x_train.shape[1]:
-        parts = [(data.x_train, data.y_train), (data.x_sentences, data.y_sentences)]
-        history = model.fit(MixedWidthBatches(parts, batch_size, SEED), verbose=verbose, **common)
+    validation = _evaluation_data(data, recipe.validation_sample, batch_size, trim)
+    common = {"epochs": epochs, "validation_data": validation, "callbacks": [progress]}
+    reviews = sample(data.x_train, data.y_train, recipe.review_sample)
+    sentences = sample(data.x_sentences, data.y_sentences, recipe.sentence_sample)
+    if trim or recipe.epochs_per_pass > 1 or (len(sentences[1]) and sentences[0].shape[1] < reviews[0].shape[1]):
+        parts = [part for part in (reviews, sentences) if len(part[1])]
+        batches = MixedWidthBatches(parts, batch_size, SEED, trim, recipe.epochs_per_pass)
+        history = model.fit(batches, verbose=verbose, **common)
     else:
         x, y = training_examples(data)
         history = model.fit(x, y, batch_size=batch_size, verbose=verbose, **common)
@@ -189,9 +253,15 @@ def fit(
     return finished, progress.cancelled
 
 
-def evaluate(model: keras.Model, data: EncodedImdb, batch_size: int = 512) -> tuple[float, float]:
-    """(loss, accuracy) on the test split."""
-    loss, accuracy = model.evaluate(data.x_test, data.y_test, batch_size=batch_size, verbose=0)
+def evaluate(model: keras.Model, data: EncodedImdb, batch_size: int = 512, size: int = 0) -> tuple[float, float]:
+    """(loss, accuracy) on the test split, or on a fixed sample of ``size`` test reviews."""
+    trim = data.encoder.layout == WORDPIECE
+    batch_size = 64 if trim else batch_size  # a transformer's attention grows with the batch: keep it small
+    evaluation = _evaluation_data(data, size, batch_size, trim)
+    if isinstance(evaluation, tuple):
+        loss, accuracy = model.evaluate(*evaluation, batch_size=batch_size, verbose=0)
+    else:
+        loss, accuracy = model.evaluate(evaluation, verbose=0)
     return float(loss), float(accuracy)
 
 
@@ -206,12 +276,13 @@ def train(
     verbose: int | str = 0,
 ) -> TrainOutcome:
     """Build, fit and evaluate; a cancelled run skips evaluation and says so."""
-    chosen = recipes.plan(arch, epochs, batch_size)
+    recipe = recipes.recipe(arch)
+    chosen = recipe.resolve(epochs, batch_size)
     epochs, batch_size = chosen.epochs, chosen.batch_size
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     model = build_model(arch, data, seed)
-    history, cancelled = fit(model, data, epochs, batch_size, on_epoch, should_stop, verbose)
+    history, cancelled = fit(model, data, epochs, batch_size, on_epoch, should_stop, verbose, recipe)
     seconds["fit"] = round(time.perf_counter() - started, 3)
     outcome = TrainOutcome(
         model=model,
@@ -221,12 +292,13 @@ def train(
         seed=seed,
         history=history,
         cancelled=cancelled,
-        sentences=len(data.y_sentences),
+        sentences=min(len(data.y_sentences), recipe.sentence_sample or len(data.y_sentences)),
+        test_reviews=min(len(data.y_test), recipe.test_sample or len(data.y_test)),
         seconds=seconds,
     )
     if not cancelled:
         started = time.perf_counter()
-        outcome.test_loss, outcome.test_accuracy = evaluate(model, data)
+        outcome.test_loss, outcome.test_accuracy = evaluate(model, data, size=recipe.test_sample)
         seconds["evaluate"] = round(time.perf_counter() - started, 3)
     return outcome
 
@@ -247,10 +319,12 @@ def make_bundle(outcome: TrainOutcome, data: EncodedImdb) -> bundle.Bundle:
             "buckets": data.encoder.buckets,
             "sentence_examples": outcome.sentences,
         },
+        "test_reviews": outcome.test_reviews,
         "history": outcome.history,
         "test_accuracy": outcome.test_accuracy,
         "test_loss": outcome.test_loss,
         "dataset": data.fingerprint,
+        **({"pretrained": pretrained.provenance()} if recipes.recipe(outcome.arch).pretrained else {}),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "versions": {
             "tensorflow": tf.__version__,
