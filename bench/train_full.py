@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--data", default=os.environ.get("IMDB_DATA") or str(DEFAULT_DATA))
     parser.add_argument("--arch", default="tutorial")
     parser.add_argument("--epochs", type=int, help="default: the architecture's")
+    parser.add_argument("--out", type=Path, help="keep the bundle in this folder (default: thrown away)")
     args = parser.parse_args()
     settings = Settings.from_env()
 
@@ -41,10 +42,11 @@ def main() -> None:
     times["load_encode"] = time.perf_counter() - started
     mark = time.perf_counter()
     model = train.build_model(args.arch, data)
-    history, _ = train.fit(model, data, plan.epochs, plan.batch_size, verbose=2)
+    recipe = recipes.recipe(args.arch)
+    history, _ = train.fit(model, data, plan.epochs, plan.batch_size, verbose=2, recipe=recipe)
     times["fit"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    loss, accuracy = train.evaluate(model, data)
+    loss, accuracy = train.evaluate(model, data, size=recipe.test_sample)
     times["evaluate"] = time.perf_counter() - mark
     mark = time.perf_counter()
     outcome = train.TrainOutcome(
@@ -57,14 +59,18 @@ def main() -> None:
         False,
         test_accuracy=accuracy,
         test_loss=loss,
+        seconds={"fit": round(times["fit"], 3)},
+        test_reviews=recipe.test_sample or len(data.y_test),
     )
     with tempfile.TemporaryDirectory() as tmp:
-        train.save_bundle(outcome, data, Path(tmp))
-        size = sum(p.stat().st_size for p in Path(tmp).iterdir()) / 1e6
+        _, path = train.save_bundle(outcome, data, args.out or Path(tmp))
+        size = path.stat().st_size / 1e6
     times["save"] = time.perf_counter() - mark
     times["total"] = time.perf_counter() - started
     print(f"command: python bench/train_full.py --data {args.data} --arch {args.arch}")
-    print(f"test accuracy {accuracy:.4f}  params {model.count_params():,}  bundle {size:.1f} MB")
+    print(f"bundle: {path}" if args.out else "bundle: not kept (--out DIR keeps it)")
+    reviews = f"{outcome.test_reviews:,} test reviews"
+    print(f"test accuracy {accuracy:.4f} on {reviews}  params {model.count_params():,}  bundle {size:.1f} MB")
     for key, value in times.items():
         print(f"{key:>12}: {value:7.2f} s")
     print(f"total / fit: {times['total'] / times['fit']:.2f}")

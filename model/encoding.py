@@ -32,7 +32,7 @@ MARKERS = {PAD: "<pad>", START: "<start>", OOV: "<unk>", UNUSED: "<unused>"}
 ENCODING_VERSION = 3  # bump when tokenize() or a layout changes, so cached arrays are rebuilt
 SEQUENCE, BAG, WORDPIECE = "sequence", "bag", "wordpiece"
 LAYOUTS = (SEQUENCE, BAG, WORDPIECE)
-PIECE_ROUND = 16  # word-piece rows are as wide as the longest in the batch, rounded up to this
+PIECE_ROUND = 32  # word-piece rows: the longest row in the batch, rounded up to this (each width is a traced shape)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: spreads neighbouring pairs over the buckets
 
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
