@@ -29,8 +29,8 @@ from bot.retrain_args import BadRetrainArguments, parse_retrain_args
 from model.encoding import tokenize
 from sentibot.errors import SentibotError
 from sentibot.settings import Settings
-from worker import client, files, health
-from worker.errors import JobFailed, NotFound, TrainingBusy
+from worker import client, feedback, files, health
+from worker.errors import FeedbackLimit, JobFailed, NotFound, TrainingBusy
 
 log = logging.getLogger(__name__)
 WATCH_INTERVAL_S = 1.0  # how often a running training is checked for new epochs
@@ -127,13 +127,37 @@ async def score_review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     finally:
         typing.cancel()
-    why = None
+    buttons = None
     try:
-        await client.keep_review_async(d.aconnection, job.id, text)
-        why = InlineKeyboardMarkup([[InlineKeyboardButton("Why?", callback_data=f"why:{job.id}")]])
+        await client.keep_review_async(d.aconnection, job.id, text, result)
+        buttons = verdict_buttons(job.id, result, d.settings.mixed_band)
     except SentibotError:
-        log.info("review not kept for a Why? button: Redis went away after scoring")
-    await message.reply_text(replies.verdict(result, d.settings.mixed_band), reply_markup=why)
+        log.info("review not kept for the Why? and 👍/👎 buttons: Redis went away after scoring")
+    await message.reply_text(replies.verdict(result, d.settings.mixed_band), reply_markup=buttons)
+
+
+def verdict_buttons(key: str, result: dict, mixed: tuple[float, float]) -> InlineKeyboardMarkup:
+    """Why? and 👍/👎 under a verdict; a "Mixed / not sure" one asks which it is instead of 👍/👎.
+
+    A rating button's data names the label the user says is right: ``rate:<key>:positive``.
+    """
+    label, other = result["label"], "negative" if result["label"] == "positive" else "positive"
+    if mixed[0] <= result["score"] <= mixed[1]:
+        rate = [("It's positive", "positive"), ("It's negative", "negative")]
+    else:
+        rate = [("👍", label), ("👎", other)]
+    row = [InlineKeyboardButton("Why?", callback_data=f"why:{key}")]
+    row += [InlineKeyboardButton(text, callback_data=f"rate:{key}:{right}") for text, right in rate]
+    return InlineKeyboardMarkup([row])
+
+
+def without_buttons(markup: InlineKeyboardMarkup | None, prefix: str) -> InlineKeyboardMarkup | None:
+    """The message's buttons minus those whose data starts with ``prefix`` (None when none are left)."""
+    if markup is None:
+        return None
+    rows = [[b for b in row if not (b.callback_data or "").startswith(prefix)] for row in markup.inline_keyboard]
+    rows = [row for row in rows if row]
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 async def over_the_limit(d: Deps, message: Message, user_id: int) -> bool:
@@ -262,10 +286,75 @@ async def why_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await context.bot.send_message(chat_id, f"I couldn't explain that verdict: {sentence_for(exc)}")
         return
     await context.bot.send_message(chat_id, replies.explanation(result))
+    await remove_buttons(query, "why:")  # answered: the button has done its job
+
+
+async def remove_buttons(query, prefix: str) -> None:
+    """Take the used buttons off the message; the others stay."""
+    message = query.message
+    markup = getattr(message, "reply_markup", None)
     try:
-        await query.edit_message_reply_markup(reply_markup=None)  # answered: the button has done its job
+        await query.edit_message_reply_markup(reply_markup=without_buttons(markup, prefix))
     except TelegramError as exc:  # too old to edit, or already edited by a double tap: nothing lost
-        log.info("Why? button not removed: %s", exc)
+        log.info("%s buttons not removed: %s", prefix, exc)
+
+
+async def rate_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """👍/👎 under a verdict: store the review with the label the user says is right, thank them once."""
+    query = update.callback_query
+    d = deps(context)
+    user_id = update.effective_user.id if update.effective_user else 0
+    _, key, label = ((query.data or "") + "::").split(":")[:3]
+    if label not in feedback.LABELS:
+        await query.answer()
+        return
+    if not d.limiter.allow(user_id):
+        metrics.RATE_LIMITED.inc()
+        await query.answer(f"Slow down a little: try again in {d.limiter.retry_after(user_id)} s.")
+        return
+    try:
+        kept = await asyncio.to_thread(client.kept_verdict, d.connection, key)
+        if kept is None:
+            await query.answer()
+            await context.bot.send_message(update.effective_chat.id, replies.FEEDBACK_EXPIRED)
+            await remove_buttons(query, "rate:")
+            return
+        new = await asyncio.to_thread(
+            feedback.record,
+            d.connection,
+            user_id,
+            kept["text"],
+            label,
+            kept["label"],
+            kept["model"] or "unknown",
+            d.settings.feedback_per_day,
+        )
+    except FeedbackLimit as exc:
+        await query.answer(str(exc), show_alert=True)
+        return
+    except SentibotError as exc:
+        await query.answer()
+        await context.bot.send_message(update.effective_chat.id, f"I couldn't store that: {sentence_for(exc)}")
+        return
+    await query.answer(replies.FEEDBACK_THANKS if new else replies.FEEDBACK_AGAIN)
+    await remove_buttons(query, "rate:")
+
+
+async def forget_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Deletes every review the user rated."""
+    user_id = update.effective_user.id if update.effective_user else 0
+    count = await asyncio.to_thread(feedback.forget, deps(context).connection, user_id)
+    await update.effective_message.reply_text(replies.forgotten(count))
+
+
+async def feedback_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Admins: what users taught the model so far."""
+    message = update.effective_message
+    if not is_admin(update, context):
+        await message.reply_text("Sorry, only the bot's admins can see the feedback.")
+        return
+    found = await asyncio.to_thread(feedback.summary, deps(context).connection)
+    await message.reply_text(replies.feedback_summary(found.total, found.agreed, found.users, found.corrections))
 
 
 async def model_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

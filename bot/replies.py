@@ -12,12 +12,18 @@ HELP = (
     'Just send me a review as a text message, e.g. "A touching story with superb acting." '
     "Tap Why? under a verdict to see which words decided it. Send a .txt (one review per line) or .csv "
     "file to score every row at once.\n\n"
+    "Tap 👍 or 👎 under a verdict to tell me whether I got it right: that stores the review and the right "
+    "label (not your name or id, only a salted hash of it) to improve the model. /forget deletes "
+    "everything you gave.\n\n"
     "Commands:\n"
     "/help – this message\n"
     "/model – the live model: version, architecture, test accuracy, training date\n"
     "/status – queues, workers and any training in progress\n"
-    "/retrain [arch=NAME] [epochs=N] [batch_size=N] [sentences=yes|no] – train a new model (admins)\n"
-    "/cancel – stop the running training (admins)"
+    "/retrain [arch=NAME] [epochs=N] [batch_size=N] [sentences=yes|no] [feedback=yes|no] – train a new model "
+    "(admins; feedback=yes adds what users taught with 👍/👎)\n"
+    "/cancel – stop the running training (admins)\n"
+    "/forget – delete every review you rated with 👍/👎\n"
+    "/feedback – what users taught the model so far (admins)"
 )
 COMMANDS = [
     ("help", "How to use the bot"),
@@ -25,6 +31,8 @@ COMMANDS = [
     ("status", "Queues, workers, training"),
     ("retrain", "Train a new model (admins)"),
     ("cancel", "Stop the running training (admins)"),
+    ("forget", "Delete the reviews you rated"),
+    ("feedback", "What users taught the model (admins)"),
 ]
 QUEUE_SLOW = "the queue did not take the review in time; please try again in a moment."
 NOT_TEXT = "I can only score text. Send me the review as a text message."
@@ -33,6 +41,9 @@ MAX_CHARS = 20_000  # longer messages are refused before queueing (Telegram itse
 BAR_WIDTH = 20
 
 
+FEEDBACK_THANKS = "Thanks! I'll learn from that."
+FEEDBACK_AGAIN = "Noted (you had rated this one already)."
+FEEDBACK_EXPIRED = "I no longer have that review (I keep them for a day), so I couldn't store your rating."
 WHY_EXPIRED = "I no longer have that review (I keep them for a day). Send it again and tap Why? under the new verdict."
 
 
@@ -52,6 +63,7 @@ def explanation(result: dict) -> str:
 def training_queued(job_id: str, plan: TrainingPlan) -> str:
     """What was queued, with every setting spelled out (defaults come from the architecture)."""
     extra = ", plus single-sentence examples" if plan.sentences else ""
+    extra += ", plus users' feedback" if plan.feedback else ""
     return f"Training queued as {job_id}: {plan.arch}, {plan.epochs} epochs, batch {plan.batch_size}{extra}."
 
 
@@ -142,8 +154,22 @@ def training_done(result: dict) -> str:
         return "\n".join(["Training cancelled: " + result.get("reason", ""), *lines])
     accuracy = result.get("test_accuracy")
     head = f"Training finished: test accuracy {accuracy:.2%} ({result.get('arch')}, {result.get('version')})"
+    if result.get("test_reviews"):
+        head += f" on {result['test_reviews']:,} test reviews"
+    extra = []
+    if result.get("short_dev_accuracy") is not None:
+        extra.append(f"One-sentence reviews (dev split): {result['short_dev_accuracy']:.2%}")
+    taught = result.get("feedback")
+    if taught is not None:
+        if taught.get("examples"):
+            extra.append(
+                f"Users' feedback: {taught['examples']:,} examples trained on (each counts {taught['weight']:g}×); "
+                f"the new model agrees with {taught['accuracy']:.0%} of them (not used by the gate)."
+            )
+        else:
+            extra.append("Users' feedback: none stored yet, so none was used.")
     outcome = "The new model is live" if status == "promoted" else "The new model was stored but NOT put live"
-    return "\n".join([head, *lines, f"{outcome}: {result.get('reason', '')}."])
+    return "\n".join([head, *lines, *extra, f"{outcome}: {result.get('reason', '')}."])
 
 
 def model_info(meta: dict | None) -> str:
@@ -173,4 +199,27 @@ def status(score_waiting: int, train_waiting: int, workers: int, training: dict 
         lines.append(f"Training {training['job_id']}{by}: {training['summary']}")
     else:
         lines.append("No training in progress.")
+    return "\n".join(lines)
+
+
+def forgotten(count: int) -> str:
+    """The answer to /forget."""
+    if not count:
+        return "You haven't rated any reviews, so there was nothing to delete."
+    return f"Done: I deleted the {count:,} review{'s' if count != 1 else ''} you rated. Nothing of yours is kept."
+
+
+def feedback_summary(total: int, agreed: int, users: int, corrections: list) -> str:
+    """/feedback for admins: counts, how often users agreed with the model, the last corrections."""
+    if not total:
+        return "No feedback yet: nobody has tapped 👍 or 👎 under a verdict."
+    lines = [
+        f"Feedback: {total:,} reviews from {users:,} users.",
+        f"The model agreed with users on {agreed:,} ({agreed / total:.0%}); {total - agreed:,} corrections.",
+    ]
+    if corrections:
+        lines.append("Last corrections (the model said → users say):")
+        for item in corrections:
+            text = item.text if len(item.text) <= 80 else item.text[:79] + "…"
+            lines.append(f"• {item.given} → {item.label}: {text}")
     return "\n".join(lines)

@@ -1,4 +1,7 @@
-"""Parsing `/retrain epochs=N batch_size=N arch=NAME sentences=yes|no`: pure, so it is tested without Telegram."""
+"""Parsing `/retrain arch=NAME epochs=N batch_size=N sentences=yes|no feedback=yes|no`.
+
+Pure, so it is tested without Telegram.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from sentibot.errors import SentibotError
 LIMITS = {"epochs": (1, 50), "batch_size": (8, 4096)}
 YES = {"yes", "y", "true", "on", "1"}
 NO = {"no", "n", "false", "off", "0"}
-USAGE = "Use /retrain [arch=NAME] [epochs=N] [batch_size=N] [sentences=yes|no]."
+USAGE = "Use /retrain [arch=NAME] [epochs=N] [batch_size=N] [sentences=yes|no] [feedback=yes|no]."
 
 
 class BadRetrainArguments(SentibotError):
@@ -52,13 +55,16 @@ def parse_retrain_args(args: list[str], default_arch: str = "tutorial") -> Train
             values["arch"] = raw
         elif key in LIMITS:
             values[key] = _number(key, raw)
-        elif key == "sentences":
+        elif key in ("sentences", "feedback"):
             values[key] = _switch(key, raw)
         else:
-            raise BadRetrainArguments(f"Unknown setting {key!r}: only arch, epochs, batch_size and sentences. {USAGE}")
+            raise BadRetrainArguments(
+                f"Unknown setting {key!r}: only arch, epochs, batch_size, sentences and feedback. {USAGE}"
+            )
     return plan(
         str(values.get("arch", default_arch)),
         epochs=values.get("epochs"),  # type: ignore[arg-type]
         batch_size=values.get("batch_size"),  # type: ignore[arg-type]
         sentences=values.get("sentences"),  # type: ignore[arg-type]
+        feedback=bool(values.get("feedback", False)),
     )

@@ -13,8 +13,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from model import minilm, recipes
-from model.encoding import SEQUENCE, TextEncoder
+from model import minilm, pretrained, recipes
+from model.encoding import SEQUENCE, WORDPIECE, TextEncoder
 
 EMBED_DIM = 32  # tutorial: size of each word vector
 HIDDEN = 16  # tutorial: units in each hidden Dense layer
@@ -226,7 +226,9 @@ def check(name: str) -> None:
 
 def default_encoder(name: str) -> TextEncoder:
     """An encoder with the recipe's settings and no vocabulary: enough to build and inspect a model."""
-    return TextEncoder(words=(), **recipes.recipe(name).encoder_settings())
+    recipe = recipes.recipe(name)
+    tokenizer = pretrained.tokenizer_json() if recipe.layout == WORDPIECE else ""
+    return TextEncoder(words=(), tokenizer=tokenizer, **recipe.encoder_settings())
 
 
 def build(name: str, encoder: TextEncoder | None = None) -> keras.Model:

@@ -41,6 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action=argparse.BooleanOptionalAction,
         help="also train on every 3–40-word sentence of the training reviews (default: the architecture's)",
     )
+    train.add_argument(
+        "--feedback",
+        type=Path,
+        metavar="CSV",
+        help="also train on users' 👍/👎 examples: a CSV from `sentibot feedback export` (columns text, label)",
+    )
     train.add_argument("--seed", type=positive_int(0, 2**31 - 1), default=1337)
     train.add_argument("--out", type=Path, help="directory for the bundle (default: SENTIBOT_HOME/bundles)")
     train.add_argument("--json", action="store_true", help="end with one JSON line describing the run")
@@ -81,6 +87,7 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
 
     arch = args.arch or settings.default_arch
     plan = recipes.plan(arch, args.epochs, args.batch_size, args.sentences)  # fail before reading the data
+    taught = read_labelled_csv(args.feedback) if args.feedback else None
     started = time.perf_counter()
     data_path = args.data if args.data is not None else settings.imdb_data
     data = load_imdb(data_path, settings.cache_dir, recipes.recipe(arch), plan.sentences)
@@ -89,7 +96,8 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
         f"Loaded {len(data.y_train)} training reviews, {len(data.y_sentences)} training sentences "
         f"and {len(data.y_test)} test reviews in {load_seconds:.1f} s."
     )
-    outcome = train.train(data, arch, plan.epochs, plan.batch_size, args.seed, verbose=1 if sys.stdout.isatty() else 2)
+    verbose = 1 if sys.stdout.isatty() else 2
+    outcome = train.train(data, arch, plan.epochs, plan.batch_size, args.seed, verbose=verbose, feedback=taught)
     out_dir = args.out or settings.bundle_dir
     made, path = train.save_bundle(outcome, data, out_dir)
     chart_path = path.with_suffix(".png")
@@ -97,6 +105,11 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
     total = time.perf_counter() - started
     print(_epoch_table(outcome.history))
     print(f"Test accuracy: {outcome.test_accuracy:.4f}  ({outcome.params:,} parameters, {total:.1f} s)")
+    if outcome.short_dev_accuracy is not None:
+        print(f"One-sentence reviews (dev split): {outcome.short_dev_accuracy:.4f}")
+    if outcome.feedback:
+        taught_line = f"{outcome.feedback['examples']} feedback examples (weight {outcome.feedback['weight']:g})"
+        print(f"Trained on {taught_line}: the new model agrees with {outcome.feedback['accuracy']:.2%} of them")
     print(f"Bundle: {path}\nChart:  {chart_path}")
     if args.json:
         summary = {
@@ -112,6 +125,9 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
             "load_seconds": round(load_seconds, 3),
             "sentence_examples": outcome.sentences,
             "fit_seconds": outcome.seconds["fit"],
+            "short_dev_accuracy": outcome.short_dev_accuracy,
+            "feedback": outcome.feedback,
+            "temperature": outcome.temperature,
         }
         print(json.dumps(summary))
     return 0
@@ -161,3 +177,24 @@ def run_decode(args: argparse.Namespace, settings: Settings) -> int:
     print(f"label: {'positive' if y[args.index] else 'negative'}")
     print(data.encoder.decode(ids))
     return 0
+
+
+def read_labelled_csv(path: Path) -> tuple[list[str], list[int]]:
+    """Texts and labels (1 positive) from a CSV with columns text and label (positive/negative)."""
+    import csv
+
+    from model.errors import DatasetInvalid
+
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DatasetInvalid(f"Could not read {path} as a UTF-8 CSV ({type(exc).__name__}).") from None
+    texts, labels = [], []
+    for number, row in enumerate(rows, start=2):
+        text, label = (row.get("text") or "").strip(), (row.get("label") or "").strip().lower()
+        if not text or label not in ("positive", "negative"):
+            raise DatasetInvalid(f"{path}, row {number}: needs a text and a label of positive or negative.")
+        texts.append(text)
+        labels.append(int(label == "positive"))
+    return texts, labels

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from model.bundle import Bundle
+from model.calibration import with_temperature
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,19 @@ class Predictor:
         """Version of the bundle being served."""
         return self.bundle.version
 
-    def scores(self, x: np.ndarray) -> np.ndarray:
-        """P(positive) for a batch of padded id rows."""
+    @property
+    def temperature(self) -> float:
+        """The bundle's fitted temperature (1: none was fitted)."""
+        return float(self.bundle.meta.get("temperature") or 1.0)
+
+    def raw_scores(self, x: np.ndarray) -> np.ndarray:
+        """The model's own P(positive) for a batch of rows, before calibration."""
         return np.asarray(self.bundle.model.predict_on_batch(x), dtype=np.float64).reshape(-1)
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        """Calibrated P(positive) for a batch of rows: the logits divided by the bundle's temperature."""
+        raw = self.raw_scores(x)
+        return raw if self.temperature == 1.0 else with_temperature(raw, self.temperature)
 
     def predict(self, texts: list[str]) -> list[Prediction]:
         """Verdicts for ``texts``, scored in one model call."""

@@ -21,6 +21,7 @@ class TrainingPlan:
     epochs: int
     batch_size: int
     sentences: bool
+    feedback: bool = False  # also train on what users taught the bot with 👍/👎
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,11 @@ class Recipe:
     pretrained: str = ""  # the pretrained encoder it starts from (its package is a dependency)
 
     def resolve(
-        self, epochs: int | None = None, batch_size: int | None = None, sentences: bool | None = None
+        self,
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        sentences: bool | None = None,
+        feedback: bool = False,
     ) -> TrainingPlan:
         """What a training will run: each setting given, else this recipe's default."""
         return TrainingPlan(
@@ -55,6 +60,7 @@ class Recipe:
             epochs=epochs or self.epochs,
             batch_size=batch_size or self.batch_size,
             sentences=self.sentences if sentences is None else sentences,
+            feedback=feedback,
         )
 
     def encoder_settings(self) -> dict:
@@ -128,7 +134,11 @@ def recipe(name: str) -> Recipe:
 
 
 def plan(
-    arch: str, epochs: int | None = None, batch_size: int | None = None, sentences: bool | None = None
+    arch: str,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    sentences: bool | None = None,
+    feedback: bool = False,
 ) -> TrainingPlan:
     """The full settings of a training of ``arch``; raises UnknownArchitecture."""
-    return recipe(arch).resolve(epochs, batch_size, sentences)
+    return recipe(arch).resolve(epochs, batch_size, sentences, feedback)

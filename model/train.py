@@ -19,11 +19,18 @@ import numpy as np
 import tensorflow as tf
 
 from model import architectures, bundle, pretrained, recipes
+from model.calibration import fit_temperature
 from model.data import EncodedImdb
 from model.encoding import WORDPIECE, rounded_width
+from model.evaluation import load_short_reviews
 
 SEED = 1337  # fixed so two runs agree
 STOP_POLL_S = 0.5  # how often the stop request is checked while fitting
+CALIBRATION_REVIEWS = 500  # held-out examples the temperature is fitted on
+CALIBRATION_SENTENCES = 1_500
+# Each user-labelled example counts three times: a few hundred taps then weigh about as much as a few
+# percent of the sentence examples: enough to fix what users keep correcting, not enough to drown IMDB.
+FEEDBACK_WEIGHT = 3.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,10 @@ class TrainOutcome:
     cancelled: bool
     sentences: int = 0  # single-sentence examples trained on besides the reviews
     test_reviews: int = 0  # test reviews the test accuracy was measured on
+    temperature: float = 1.0  # serving divides logits by this (fitted on held-out training examples)
+    calibration_examples: int = 0
+    short_dev_accuracy: float | None = None  # on model/short_reviews.tsv's dev split
+    feedback: dict | None = None  # {"examples", "weight", "accuracy"} when users' feedback was trained on
     test_accuracy: float | None = None
     test_loss: float | None = None
     seconds: dict[str, float] = field(default_factory=dict)
@@ -64,6 +75,20 @@ class TrainOutcome:
     def params(self) -> int:
         """Number of model parameters."""
         return int(self.model.count_params())
+
+
+@dataclass(frozen=True)
+class Examples:
+    """Extra labelled rows to train on (users' feedback), each counting ``weight`` times."""
+
+    x: np.ndarray
+    y: np.ndarray
+    weight: float
+
+    @classmethod
+    def encode(cls, data: EncodedImdb, texts: list[str], labels: list[int], weight: float, width: int) -> Examples:
+        """Rows for ``texts`` made by the data's own encoder."""
+        return cls(data.encoder.encode(texts, width), np.asarray(labels, "int32"), weight)
 
 
 class _Progress(keras.callbacks.Callback):
@@ -139,6 +164,15 @@ def sample(x: np.ndarray, y: np.ndarray, size: int, seed: int = SEED) -> tuple[n
     return x[rows], y[rows]
 
 
+def held_out(x: np.ndarray, y: np.ndarray, size: int, count: int, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``count`` rows that :func:`sample` (same size and seed) left out: examples never trained on."""
+    if not 0 < size < len(y):
+        return x[:0], y[:0]
+    rest = np.setdiff1d(np.arange(len(y)), sample(np.arange(len(y)), y, size, seed)[0])
+    rows = np.sort(np.random.default_rng(seed + 1).permutation(rest)[:count])
+    return x[rows], y[rows]
+
+
 def _trimmed(x: np.ndarray, trim: bool) -> np.ndarray:
     """Rows padded at the end lose the columns no row in the batch uses (rounded up: few traced shapes)."""
     if not trim or not len(x):
@@ -159,7 +193,7 @@ class MixedWidthBatches(keras.utils.PyDataset):
 
     def __init__(
         self,
-        parts: list[tuple[np.ndarray, np.ndarray]],
+        parts: list[tuple[np.ndarray, ...]],  # (x, y) or, for every part, (x, y, sample weights)
         batch_size: int,
         seed: int,
         trim: bool = False,
@@ -175,9 +209,9 @@ class MixedWidthBatches(keras.utils.PyDataset):
         self._shuffle()
 
     def _shuffle(self) -> None:
-        self.orders = [self.rng.permutation(len(y)) for _, y in self.parts]
+        self.orders = [self.rng.permutation(len(part[1])) for part in self.parts]
         self.batches = [
-            (part, start) for part, (_, y) in enumerate(self.parts) for start in range(0, len(y), self.batch_size)
+            (index, start) for index, part in enumerate(self.parts) for start in range(0, len(part[1]), self.batch_size)
         ]
         self.rng.shuffle(self.batches)
         # Keras infers the input signature from the first few batches: put one of each width first,
@@ -194,11 +228,11 @@ class MixedWidthBatches(keras.utils.PyDataset):
     def __len__(self) -> int:
         return -(-len(self.batches) // self.epochs_per_pass)
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
         part, start = self.batches[min(self.epoch_in_pass * len(self) + index, len(self.batches) - 1)]
-        x, y = self.parts[part]
+        x, y, *weights = self.parts[part]
         rows = self.orders[part][start : start + self.batch_size]
-        return _trimmed(x[rows], self.trim), y[rows]
+        return (_trimmed(x[rows], self.trim), y[rows], *(w[rows] for w in weights))
 
 
 class Batches(keras.utils.PyDataset):
@@ -231,8 +265,13 @@ def fit(
     should_stop: Callable[[], bool] | None = None,
     verbose: int | str = 0,
     recipe: recipes.Recipe | None = None,
+    extra: Examples | None = None,
 ) -> tuple[dict[str, list[float]], bool]:
-    """Fit with the test split (or the recipe's sample of it) as validation data; returns (history, cancelled)."""
+    """Fit with the test split (or the recipe's sample of it) as validation data; returns (history, cancelled).
+
+    ``extra`` (rows, labels, weight), e.g. users' feedback, is trained on beside the IMDB examples,
+    each of its examples counting ``weight`` times.
+    """
     recipe = recipe or recipes.Recipe(model.name)
     trim = data.encoder.layout == WORDPIECE
     progress = _Progress(epochs, on_epoch, should_stop)
@@ -240,8 +279,12 @@ def fit(
     common = {"epochs": epochs, "validation_data": validation, "callbacks": [progress]}
     reviews = sample(data.x_train, data.y_train, recipe.review_sample)
     sentences = sample(data.x_sentences, data.y_sentences, recipe.sentence_sample)
-    if trim or recipe.epochs_per_pass > 1 or (len(sentences[1]) and sentences[0].shape[1] < reviews[0].shape[1]):
-        parts = [part for part in (reviews, sentences) if len(part[1])]
+    narrower = len(sentences[1]) and sentences[0].shape[1] < reviews[0].shape[1]
+    if trim or recipe.epochs_per_pass > 1 or narrower or extra is not None:
+        parts: list[tuple[np.ndarray, ...]] = [part for part in (reviews, sentences) if len(part[1])]
+        if extra is not None:  # weighted: every part carries weights, 1 for the IMDB examples
+            parts = [(x, y, np.ones(len(y), "float32")) for x, y in parts]
+            parts.append((extra.x, extra.y, np.full(len(extra.y), extra.weight, "float32")))
         batches = MixedWidthBatches(parts, batch_size, SEED, trim, recipe.epochs_per_pass)
         history = model.fit(batches, verbose=verbose, **common)
     else:
@@ -265,6 +308,24 @@ def evaluate(model: keras.Model, data: EncodedImdb, batch_size: int = 512, size:
     return float(loss), float(accuracy)
 
 
+def calibrate(model: keras.Model, data: EncodedImdb, recipe: recipes.Recipe) -> tuple[float, int]:
+    """(temperature, examples): T fitted on training reviews and sentences the recipe's samples left out.
+
+    Only recipes that train on a sample have such examples; the others keep T = 1 (and 0 examples).
+    """
+    trim = data.encoder.layout == WORDPIECE
+    parts = [
+        held_out(data.x_train, data.y_train, recipe.review_sample, CALIBRATION_REVIEWS),
+        held_out(data.x_sentences, data.y_sentences, recipe.sentence_sample, CALIBRATION_SENTENCES),
+    ]
+    parts = [(x, y) for x, y in parts if len(y)]
+    if not parts:
+        return 1.0, 0
+    scores = np.concatenate([_scores(model, x, trim) for x, _ in parts])
+    labels = np.concatenate([y for _, y in parts])
+    return fit_temperature(scores, labels), len(labels)
+
+
 def train(
     data: EncodedImdb,
     arch: str = "tutorial",
@@ -274,15 +335,23 @@ def train(
     on_epoch: Callable[[EpochReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     verbose: int | str = 0,
+    feedback: tuple[list[str], list[int]] | None = None,
 ) -> TrainOutcome:
-    """Build, fit and evaluate; a cancelled run skips evaluation and says so."""
+    """Build, fit and evaluate; a cancelled run skips evaluation and says so.
+
+    ``feedback`` (texts, labels from users) is trained on with weight FEEDBACK_WEIGHT and scored
+    separately afterwards; it never enters the test figures the quality gate reads.
+    """
     recipe = recipes.recipe(arch)
     chosen = recipe.resolve(epochs, batch_size)
     epochs, batch_size = chosen.epochs, chosen.batch_size
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     model = build_model(arch, data, seed)
-    history, cancelled = fit(model, data, epochs, batch_size, on_epoch, should_stop, verbose, recipe)
+    extra = None
+    if feedback is not None and feedback[0]:
+        extra = Examples.encode(data, *feedback, FEEDBACK_WEIGHT, recipe.sentence_width)
+    history, cancelled = fit(model, data, epochs, batch_size, on_epoch, should_stop, verbose, recipe, extra)
     seconds["fit"] = round(time.perf_counter() - started, 3)
     outcome = TrainOutcome(
         model=model,
@@ -300,7 +369,33 @@ def train(
         started = time.perf_counter()
         outcome.test_loss, outcome.test_accuracy = evaluate(model, data, size=recipe.test_sample)
         seconds["evaluate"] = round(time.perf_counter() - started, 3)
+        started = time.perf_counter()
+        outcome.temperature, outcome.calibration_examples = calibrate(model, data, recipe)
+        seconds["calibrate"] = round(time.perf_counter() - started, 3)
+        outcome.short_dev_accuracy = short_dev_accuracy(model, data)
+        if extra is not None:
+            hits = _scores(model, extra.x, data.encoder.layout == WORDPIECE) >= 0.5
+            outcome.feedback = {
+                "examples": len(extra.y),
+                "weight": extra.weight,
+                "accuracy": round(float(np.mean(hits == (extra.y == 1))), 4),
+            }
     return outcome
+
+
+def _scores(model: keras.Model, x: np.ndarray, trim: bool) -> np.ndarray:
+    """The model's P(positive) for rows, 64 at a time."""
+    parts = [
+        np.asarray(model.predict_on_batch(_trimmed(x[i : i + 64], trim))).reshape(-1) for i in range(0, len(x), 64)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def short_dev_accuracy(model: keras.Model, data: EncodedImdb) -> float:
+    """Accuracy on the dev split of the hand-written one-sentence reviews (what the gate compares)."""
+    dev = load_short_reviews("dev")
+    scores = _scores(model, data.encoder.encode([e.text for e in dev]), data.encoder.layout == WORDPIECE)
+    return round(float(np.mean((scores >= 0.5) == np.array([e.label == 1 for e in dev]))), 4)
 
 
 def make_bundle(outcome: TrainOutcome, data: EncodedImdb) -> bundle.Bundle:
@@ -320,6 +415,11 @@ def make_bundle(outcome: TrainOutcome, data: EncodedImdb) -> bundle.Bundle:
             "sentence_examples": outcome.sentences,
         },
         "test_reviews": outcome.test_reviews,
+        "seconds": outcome.seconds,
+        "temperature": outcome.temperature,
+        "calibration_examples": outcome.calibration_examples,
+        "short_dev_accuracy": outcome.short_dev_accuracy,
+        "feedback": outcome.feedback,
         "history": outcome.history,
         "test_accuracy": outcome.test_accuracy,
         "test_loss": outcome.test_loss,

@@ -101,6 +101,7 @@ class Settings:
     dashboard_port: int = 9181  # DASHBOARD_PORT: rq-dashboard of `sentibot up --dashboard`, on 127.0.0.1
     dashboard_user: str = "admin"  # DASHBOARD_USER: its basic-auth user
     dashboard_password: str = ""  # DASHBOARD_PASSWORD: its basic-auth password; empty = a new one each start
+    feedback_per_day: int = 200  # FEEDBACK_PER_DAY: 👍/👎 reviews one user may store a day
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -132,6 +133,7 @@ class Settings:
             dashboard_port=_port(env, "DASHBOARD_PORT", defaults.dashboard_port) or defaults.dashboard_port,
             dashboard_user=env.get("DASHBOARD_USER", "").strip() or defaults.dashboard_user,
             dashboard_password=env.get("DASHBOARD_PASSWORD", "").strip(),
+            feedback_per_day=_int(env, "FEEDBACK_PER_DAY", defaults.feedback_per_day),
         )
 
     def __post_init__(self) -> None:

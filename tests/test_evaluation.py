@@ -7,15 +7,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from model.evaluation import (
-    accuracy,
-    expected_calibration_error,
-    fit_temperature,
-    interval95,
-    latency_ms,
-    load_short_reviews,
-    with_temperature,
-)
+from model.calibration import expected_calibration_error, fit_temperature, with_temperature
+from model.evaluation import accuracy, interval95, latency_ms, load_short_reviews
 
 
 def test_the_short_review_set_is_large_balanced_and_split_once():

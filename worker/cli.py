@@ -61,6 +61,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     score.set_defaults(handler=run_score)
 
+    feedback = subparsers.add_parser("feedback", help="export or import what users taught the model (👍/👎)")
+    actions = feedback.add_subparsers(dest="action", required=True, metavar="ACTION")
+    export = actions.add_parser("export", help="write every stored item to a CSV file")
+    export.add_argument("--out", type=Path, required=True, help="the CSV file to write")
+    load = actions.add_parser("import", help="add the items of an exported CSV (duplicates are skipped)")
+    load.add_argument("file", type=Path)
+    feedback.set_defaults(handler=run_feedback)
+
 
 def run_worker(args: argparse.Namespace, settings: Settings) -> int:
     """Start a worker process."""
@@ -189,4 +197,26 @@ def score_file(connection, path: Path, out: Path | None, max_rows: int) -> int:
     out.write_bytes(table)
     result = snapshot.result
     print(json.dumps({**{k: result[k] for k in ("rows", "scored", "positive", "skipped", "model")}, "out": str(out)}))
+    return 0
+
+
+def run_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    """`sentibot feedback export --out FILE.csv` / `sentibot feedback import FILE.csv`."""
+    from worker import feedback
+    from worker.connection import connect
+    from worker.errors import BadFeedbackFile
+
+    connection = connect(settings.redis_url)
+    if args.action == "export":
+        stored = feedback.items(connection)
+        args.out.write_text(feedback.to_csv(stored), encoding="utf-8")
+        print(json.dumps({"exported": len(stored), "out": str(args.out)}))
+        return 0
+    try:
+        data = args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadFeedbackFile(f"Could not read {args.file} as UTF-8 text ({type(exc).__name__}).") from None
+    found = feedback.from_csv(data)
+    added = feedback.import_items(connection, found)
+    print(json.dumps({"read": len(found), "added": added, "already_there": len(found) - added}))
     return 0

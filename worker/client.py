@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -44,7 +45,7 @@ from worker.queues import (
 from worker.reaper import alive_workers
 from worker.registry import ModelRegistry
 
-REVIEW_KEY = "sentibot:review:{key}"  # a scored review's text, kept for its "Why?" button
+REVIEW_KEY = "sentibot:review:{key}"  # a scored review and its verdict, kept for its "Why?" and 👍/👎 buttons
 
 
 # --- Why a job failed ---------------------------------------------------------------------------
@@ -187,19 +188,26 @@ def score(connection: redis.Redis, text: str, timeout_s: float = 8, **context: i
     return wait_result(submit_review(connection, text, **context), timeout_s)
 
 
-async def keep_review_async(aconnection: redis.asyncio.Redis, key: str, text: str) -> None:
-    """Keep a scored review for REVIEW_TTL_S so a "Why?" tap can explain it later (on the bot's event loop)."""
+async def keep_review_async(aconnection: redis.asyncio.Redis, key: str, text: str, result: dict) -> None:
+    """Keep a scored review and its verdict for REVIEW_TTL_S, so a "Why?" or 👍/👎 tap can use them later."""
+    kept = json.dumps({"text": text, "label": result.get("label"), "model": result.get("model")})
     try:
-        await aconnection.set(REVIEW_KEY.format(key=key), text.encode(), ex=REVIEW_TTL_S)
+        await aconnection.set(REVIEW_KEY.format(key=key), kept.encode(), ex=REVIEW_TTL_S)
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
         raise QueueUnavailable(f"The queue (Redis at {describe(aconnection)}) is not reachable right now.") from exc
 
 
-def kept_review(connection: redis.Redis, key: str) -> str | None:
-    """The review kept under ``key``, or None once it has expired."""
+def kept_verdict(connection: redis.Redis, key: str) -> dict | None:
+    """``{"text", "label", "model"}`` kept under ``key``, or None once it has expired."""
     with reachable(connection):
         raw = connection.get(REVIEW_KEY.format(key=key))
-    return raw.decode() if raw is not None else None
+    return json.loads(raw) if raw is not None else None
+
+
+def kept_review(connection: redis.Redis, key: str) -> str | None:
+    """The review kept under ``key``, or None once it has expired."""
+    kept = kept_verdict(connection, key)
+    return kept["text"] if kept is not None else None
 
 
 def submit_explain(connection: redis.Redis, text: str) -> Job:
@@ -298,7 +306,15 @@ def start_training(
     """Queue a training (one at a time); returns its job id, raises TrainingBusy naming who holds it."""
     with reachable(connection):
         return training.start(
-            connection, plan.arch, plan.epochs, plan.batch_size, requested_by, chat_id, timeout_s, plan.sentences
+            connection,
+            plan.arch,
+            plan.epochs,
+            plan.batch_size,
+            requested_by,
+            chat_id,
+            timeout_s,
+            plan.sentences,
+            plan.feedback,
         )
 
 

@@ -33,3 +33,11 @@ class TrainingBusy(SentibotError):
 
 class NotFound(SentibotError):
     """A model version or job id that does not exist."""
+
+
+class FeedbackLimit(SentibotError):
+    """A user gave the day's maximum of feedback already."""
+
+
+class BadFeedbackFile(SentibotError):
+    """A feedback CSV to import is not in the exported format."""

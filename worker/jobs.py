@@ -20,6 +20,7 @@ import redis
 from rq.job import Job
 
 from sentibot.settings import Settings
+from worker import feedback as user_feedback
 from worker import files, metrics, training
 from worker.model_cache import ModelCache
 from worker.queues import EXPLAIN_JOB, FILE_JOB, SCORE_JOB, TRAIN_JOB
@@ -82,14 +83,23 @@ def explain_review(context: JobContext, text: str, top: int = 5) -> dict:
     }
 
 
-def quality_gate(accuracy: float, live: dict | None, min_accuracy: float, max_drop: float) -> tuple[bool, str]:
-    """Whether a new model may go live, and why (not)."""
+def quality_gate(
+    accuracy: float, live: dict | None, min_accuracy: float, max_drop: float, short_dev: float | None = None
+) -> tuple[bool, str]:
+    """Whether a new model may go live, and why (not): IMDB test accuracy above the threshold and not
+    more than ``max_drop`` below the live model's, and the same for the short dev split when both have it."""
     if accuracy < min_accuracy:
         return False, f"test accuracy {accuracy:.2%} is below the {min_accuracy:.0%} threshold"
     live_accuracy = (live or {}).get("test_accuracy")
     if live_accuracy is not None and accuracy < live_accuracy - max_drop:
         return False, (
             f"test accuracy {accuracy:.2%} is more than {max_drop:.0%} below the live model's {live_accuracy:.2%}"
+        )
+    live_short = (live or {}).get("short_dev_accuracy")
+    if short_dev is not None and live_short is not None and short_dev < live_short - max_drop:
+        return False, (
+            f"accuracy on one-sentence reviews {short_dev:.2%} is more than {max_drop:.0%} below "
+            f"the live model's {live_short:.2%}"
         )
     if live_accuracy is None:
         return True, "first model: it passed the threshold"
@@ -122,10 +132,12 @@ def train_model(
     requested_by: str | None = None,
     chat_id: int | None = None,
     sentences: bool | None = None,
+    feedback: bool = False,
 ) -> dict:
     """Train on the full IMDB data, store the bundle, promote it if it passes the quality gate.
 
-    ``epochs``, ``batch_size`` and ``sentences`` default to the architecture's recipe.
+    ``epochs``, ``batch_size`` and ``sentences`` default to the architecture's recipe; ``feedback``
+    adds what users taught the bot (👍/👎), reported separately: the gate never reads it.
 
     Returns ``{"status": "promoted"|"stored"|"cancelled", "version", "arch", "test_accuracy",
     "history", "epochs", "reason", "chart_png" (base64), "params", "seconds"}``.
@@ -142,6 +154,7 @@ def train_model(
     try:
         progress.stage("loading data")
         data = load_imdb(settings.imdb_data, settings.cache_dir, recipes.recipe(arch), plan.sentences)
+        taught = user_feedback.examples(connection) if feedback else None
         progress.stage("training")
         outcome = train.train(
             data,
@@ -150,6 +163,7 @@ def train_model(
             plan.batch_size,
             on_epoch=progress.epoch,
             should_stop=lambda: context.stopping.is_set() or training.cancel_requested(connection, job.id),
+            feedback=taught,
         )
         result = {
             "arch": arch,
@@ -158,6 +172,7 @@ def train_model(
             "epochs_requested": epochs,
             "params": outcome.params,
             "requested_by": requested_by,
+            "feedback": outcome.feedback or ({"examples": 0} if feedback else None),
         }
         if outcome.cancelled:
             done = len(outcome.history.get("accuracy", []))
@@ -168,7 +183,9 @@ def train_model(
         registry = ModelRegistry(connection)
         live = registry.current_meta()
         registry.add(bundle.to_bytes(made))
-        promote, reason = quality_gate(outcome.test_accuracy, live, settings.min_accuracy, settings.max_accuracy_drop)
+        promote, reason = quality_gate(
+            outcome.test_accuracy, live, settings.min_accuracy, settings.max_accuracy_drop, outcome.short_dev_accuracy
+        )
         if promote:
             registry.promote(made.version)
         chart = history_chart(outcome.history, title=f"{arch} · {made.version}")
@@ -177,6 +194,8 @@ def train_model(
             "status": "promoted" if promote else "stored",
             "version": made.version,
             "test_accuracy": outcome.test_accuracy,
+            "test_reviews": outcome.test_reviews,
+            "short_dev_accuracy": outcome.short_dev_accuracy,
             "reason": reason,
             "chart_png": base64.b64encode(chart).decode(),
             "seconds": round(time.perf_counter() - started, 1),

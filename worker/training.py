@@ -76,6 +76,7 @@ def start(
     chat_id: int | None = None,
     timeout_s: int = 3600,
     sentences: bool = False,
+    feedback: bool = False,
 ) -> str:
     """Take the lock and enqueue a training; raises TrainingBusy naming who holds the lock."""
     job_id = f"train-{uuid.uuid4().hex[:12]}"
@@ -89,6 +90,7 @@ def start(
         "epochs": epochs,
         "batch_size": batch_size,
         "sentences": sentences,
+        "feedback": feedback,
     }
     for _ in range(2):  # second try after clearing a stale lock
         if connection.set(LOCK, json.dumps(record), nx=True, ex=timeout_s + 600):
@@ -111,6 +113,7 @@ def start(
             "requested_by": requested_by,
             "chat_id": chat_id,
             "sentences": sentences,
+            "feedback": feedback,
         },
         job_id=job_id,
         job_timeout=timeout_s,
