@@ -118,14 +118,16 @@ def test_why_button_lists_the_words_that_decided(ready, standin, connection):
     verdict = standin.wait_for(
         lambda s: [c for c in s.calls(121, "sendMessage") if c.params["text"].startswith("Positive")]
     )[-1]
-    (button,) = verdict.params["reply_markup"]["inline_keyboard"][0]
+    button, *rating = verdict.params["reply_markup"]["inline_keyboard"][0]
     assert button["text"] == "Why?" and button["callback_data"].startswith("why:")
+    assert [b["text"] for b in rating] == ["👍", "👎"]
     standin.press_button(121, verdict.message_id, button["callback_data"])
     why = standin.wait_text(121, "Why positive")
     assert "superb" in why or "touching" in why
     assert "towards positive" in why
     standin.wait_for(lambda s: s.calls(121, "editMessageReplyMarkup"))
-    assert "reply_markup" not in standin.messages[(121, verdict.message_id)]
+    left = standin.messages[(121, verdict.message_id)]["reply_markup"]["inline_keyboard"][0]
+    assert [b["text"] for b in left] == ["👍", "👎"]  # only the used button went
 
 
 def test_why_after_the_review_expired_says_so(ready, standin, connection):
@@ -141,12 +143,71 @@ def test_why_after_the_review_expired_says_so(ready, standin, connection):
     assert "no longer have that review" in standin.wait_text(122, "no longer")
 
 
+def test_thumbs_store_the_review_with_the_right_label_and_forget_deletes_it(ready, standin, connection):
+    """👎 stores the review with the other label (a salted hash, not the id), thanks once, and the rating
+    buttons go; a second tap changes nothing; admins see it in /feedback; /forget deletes it."""
+    from worker import feedback
+
+    standin.send_text(USER, "a superb and touching film")
+    verdict = standin.wait_for(
+        lambda s: [c for c in s.calls(USER, "sendMessage") if c.params["text"].startswith("Positive")]
+    )[-1]
+    _why, up, down = verdict.params["reply_markup"]["inline_keyboard"][0]
+    assert (up["text"], down["text"]) == ("👍", "👎")
+    standin.press_button(USER, verdict.message_id, down["callback_data"])
+    thanks = standin.wait_for(
+        lambda s: [c for c in s.calls(method="answerCallbackQuery") if "Thanks" in c.params.get("text", "")]
+    )
+    assert len(thanks) == 1
+    standin.wait_for(
+        lambda s: (
+            "reply_markup" in s.messages[(USER, verdict.message_id)]
+            and len(s.messages[(USER, verdict.message_id)]["reply_markup"]["inline_keyboard"][0]) == 1
+        )
+    )
+    (item,) = feedback.items(connection)
+    assert (item.text, item.label, item.given) == ("a superb and touching film", "negative", "positive")
+    assert item.user == feedback.user_hash(connection, USER) != str(USER) and item.model
+    standin.press_button(USER, verdict.message_id, down["callback_data"])  # a stale second tap
+    standin.wait_for(
+        lambda s: [c for c in s.calls(method="answerCallbackQuery") if "already" in c.params.get("text", "")]
+    )
+    assert len(feedback.items(connection)) == 1
+    standin.send_text(USER, "/feedback")
+    standin.wait_text(USER, "only the bot's admins")
+    standin.send_text(ADMIN, "/feedback")
+    report = standin.wait_text(ADMIN, "Feedback: 1 reviews")
+    assert "positive → negative: a superb and touching film" in report and "agreed with users on 0" in report
+    standin.send_text(USER, "/forget")
+    assert "deleted the 1 review you rated" in standin.wait_text(USER, "deleted")
+    assert feedback.items(connection) == []
+    standin.send_text(USER, "/forget")
+    standin.wait_text(USER, "nothing to delete")
+
+
+def test_retrain_with_feedback_trains_on_it_and_reports_it_apart(empty, standin, connection):
+    """`/retrain feedback=yes` adds the stored examples and says how the new model does on them."""
+    from worker import feedback
+
+    for i, (text, label) in enumerate([("brilliant and moving", "positive"), ("a dull mess", "negative")]):
+        feedback.record(connection, 900 + i, text, label, label, "v0", per_day=10)
+    standin.send_text(ADMIN, "/retrain epochs=2 batch_size=32 feedback=yes")
+    assert "plus users' feedback" in standin.wait_text(ADMIN, "Training queued as")
+    final = standin.wait_text(ADMIN, "Training finished", timeout=90)
+    assert "Users' feedback: 2 examples trained on (each counts 3×)" in final
+    assert "One-sentence reviews (dev split):" in final
+    standin.send_text(ADMIN, "/retrain feedback=maybe")
+    assert "feedback must be yes or no" in standin.wait_text(ADMIN, "feedback must")
+
+
 def test_help_and_start_explain_the_bot(stack, standin):
     """/start and /help describe what the bot does and list the commands."""
     standin.send_text(102, "/start")
     assert "/retrain" in standin.wait_text(102, "movie review")
     standin.send_text(103, "/help")
-    assert "/model" in standin.wait_text(103, "Commands")
+    help_text = standin.wait_text(103, "Commands")
+    assert "/model" in help_text and "/forget" in help_text
+    assert "👍" in help_text and "stores the review" in help_text
 
 
 def test_unknown_commands_non_text_and_wordless_messages_get_clear_replies(stack, standin):

@@ -86,7 +86,7 @@ def record(connection: redis.Redis, user_id: int, text: str, label: str, given: 
         raise ValueError(f"labels are {LABELS}, got {label!r} and {given!r}")
     user = user_hash(connection, user_id)
     now = time.time()
-    item = Item(text=text[:MAX_TEXT], label=label, given=given, model=model, at=round(now, 3), user=user)
+    item = Item(text=text[:MAX_TEXT], label=label, given=given, model=model, at=round(now, 6), user=user)
     item_id = _item_id(user, text)
     with reachable(connection):
         if connection.hexists(ITEMS, item_id):

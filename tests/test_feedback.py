@@ -1,0 +1,120 @@
+"""What users teach the model: the Redis store behind 👍/👎, /forget and `sentibot feedback`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from worker import feedback
+from worker.errors import BadFeedbackFile, FeedbackLimit
+
+
+def test_a_tap_stores_the_right_label_the_verdict_and_a_salted_hash_not_the_user_id(connection):
+    assert feedback.record(connection, 1234567, "Not bad at all.", "positive", "negative", "v1", per_day=10)
+    (item,) = feedback.items(connection)
+    assert (item.text, item.label, item.given, item.model) == ("Not bad at all.", "positive", "negative", "v1")
+    assert not item.agreed and item.at > 0
+    assert "1234567" not in item.user and len(item.user) == 32
+    assert item.user == feedback.user_hash(connection, 1234567)  # stable, so /forget finds it
+    raw = b"".join(connection.hvals(feedback.ITEMS))
+    assert b"1234567" not in raw
+
+
+def test_the_same_user_and_text_is_one_item_and_tapping_again_replaces_it(connection):
+    assert feedback.record(connection, 1, "Great film!", "positive", "positive", "v1", per_day=10)
+    assert not feedback.record(connection, 1, "great   FILM!", "negative", "positive", "v1", per_day=10)
+    (item,) = feedback.items(connection)
+    assert item.label == "negative"
+    assert feedback.record(connection, 2, "Great film!", "positive", "positive", "v1", per_day=10)  # another user
+    assert len(feedback.items(connection)) == 2
+
+
+def test_each_user_is_capped_per_day_and_the_cap_names_itself(connection):
+    for i in range(3):
+        feedback.record(connection, 5, f"review {i}", "positive", "positive", "v1", per_day=3)
+    with pytest.raises(FeedbackLimit, match="3 reviews from you today"):
+        feedback.record(connection, 5, "one more", "positive", "positive", "v1", per_day=3)
+    assert len(feedback.items(connection)) == 3
+    feedback.record(connection, 6, "someone else", "positive", "positive", "v1", per_day=3)  # others unaffected
+
+
+def test_forget_deletes_everything_one_user_gave_and_nothing_else(connection):
+    for text in ("a", "b", "c"):
+        feedback.record(connection, 7, f"review {text}", "negative", "positive", "v1", per_day=10)
+    feedback.record(connection, 8, "review a", "positive", "positive", "v1", per_day=10)
+    assert feedback.forget(connection, 7) == 3
+    assert [item.text for item in feedback.items(connection)] == ["review a"]
+    assert all(item.user != feedback.user_hash(connection, 7) for item in feedback.recent_corrections(connection))
+    assert feedback.forget(connection, 7) == 0
+
+
+def test_summary_counts_agreement_and_lists_the_latest_corrections_first(connection):
+    feedback.record(connection, 1, "loved it", "positive", "positive", "v1", per_day=10)
+    feedback.record(connection, 1, "not bad at all", "positive", "negative", "v1", per_day=10)
+    feedback.record(connection, 2, "I wouldn't call it good", "negative", "positive", "v1", per_day=10)
+    found = feedback.summary(connection)
+    assert (found.total, found.agreed, found.users) == (3, 1, 2)
+    assert found.agreement == pytest.approx(1 / 3)
+    assert [item.text for item in found.corrections] == ["I wouldn't call it good", "not bad at all"]
+    assert feedback.examples(connection) == (["loved it", "not bad at all", "I wouldn't call it good"], [1, 1, 0])
+
+
+def test_export_then_import_into_another_redis_round_trips(connection):
+    feedback.record(connection, 1, "loved it, really", "positive", "positive", "v1", per_day=10)
+    feedback.record(connection, 2, 'a "quoted", comma review', "negative", "positive", "v2", per_day=10)
+    exported = feedback.to_csv(feedback.items(connection))
+    connection.flushdb()
+    assert feedback.import_items(connection, feedback.from_csv(exported)) == 2
+    assert feedback.import_items(connection, feedback.from_csv(exported)) == 0  # duplicates skipped
+    assert {item.text for item in feedback.items(connection)} == {"loved it, really", 'a "quoted", comma review'}
+
+
+@pytest.mark.parametrize(
+    ("csv_text", "message"),
+    [
+        ("review,stars\nok,5\n", "columns text and label"),
+        ("text,label\nfine,maybe\n", "Row 2"),
+        ("text,label\n,positive\n", "Row 2"),
+    ],
+)
+def test_a_bad_import_file_names_what_is_wrong(csv_text, message):
+    with pytest.raises(BadFeedbackFile, match=message):
+        feedback.from_csv(csv_text)
+
+
+def test_the_cli_exports_and_imports(connection, redis_server, tmp_path):
+    feedback.record(connection, 1, "a lovely film", "positive", "positive", "v1", per_day=10)
+    env = {"REDIS_URL": redis_server.url, "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = tmp_path / "feedback.csv"
+    done = subprocess.run(
+        [sys.executable, "-m", "sentibot.cli", "feedback", "export", "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"exported": 1, "out": str(out)}
+    assert "a lovely film" in out.read_text()
+    connection.flushdb()
+    done = subprocess.run(
+        [sys.executable, "-m", "sentibot.cli", "feedback", "import", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert json.loads(done.stdout) == {"read": 1, "added": 1, "already_there": 0}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,label\nhello,meh\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "sentibot.cli", "feedback", "import", str(bad)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and "Row 2" in done.stderr and "Traceback" not in done.stderr
