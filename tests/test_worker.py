@@ -175,7 +175,8 @@ def test_registry_lists_promotes_and_rolls_back(connection, bundle_path, tmp_pat
 
 
 def test_registry_keeps_the_bytes_of_recent_live_and_rollback_versions_only(connection, bundle_path, tmp_path):
-    """Bundles are megabytes: past the newest KEEP_BUNDLES, only live and rollback targets keep their bytes."""
+    """Bundles are megabytes: live and the rollback target always keep their bytes, then earlier rollback
+    targets and the newest versions, KEEP_BUNDLES of them."""
     from worker.registry import KEEP_BUNDLES
 
     registry = ModelRegistry(connection)
@@ -185,7 +186,7 @@ def test_registry_keeps_the_bytes_of_recent_live_and_rollback_versions_only(conn
     middle = [registry.add(second_version(bundle_path, tmp_path))["version"] for _ in range(KEEP_BUNDLES + 1)]
     records = {r["version"]: r for r in registry.versions()}
     assert len(records) == KEEP_BUNDLES + 4  # every record stays listed
-    assert records[middle[0]].get("pruned") and not records[middle[1]].get("pruned")
+    assert records[middle[1]].get("pruned") and not records[middle[2]].get("pruned")
     for kept in (oldest, rollback_target, live):  # live, and both rollback targets
         assert not records[kept].get("pruned") and registry.bundle_bytes(kept)
     with pytest.raises(NotFound, match="pruned"):
@@ -193,6 +194,22 @@ def test_registry_keeps_the_bytes_of_recent_live_and_rollback_versions_only(conn
     with pytest.raises(NotFound, match="pruned"):
         registry.promote(middle[0])
     assert registry.rollback() == rollback_target and registry.rollback() == oldest
+
+
+def test_registry_memory_stays_within_its_byte_budget(connection, bundle_path, tmp_path):
+    """Big bundles: past the budget only the live one and the rollback target keep their bytes, and a
+    rollback skips targets whose bytes went."""
+    registry = ModelRegistry(connection)
+    versions = [registry.add(second_version(bundle_path, tmp_path), promote=True)["version"] for _ in range(5)]
+    size = registry.meta(versions[0])["bytes"]
+    registry.prune(budget=int(3.5 * size))
+    kept = [v for v in versions if not registry.meta(v).get("pruned")]
+    assert kept == versions[-3:]  # live, rollback target, and one more: 3 bundles within 3.5
+    registry.prune(budget=size)
+    assert [v for v in versions if not registry.meta(v).get("pruned")] == versions[-2:]
+    assert registry.rollback() == versions[-2]
+    with pytest.raises(NotFound, match="bundle still kept"):
+        registry.rollback()
 
 
 def test_registry_refuses_a_damaged_bundle(connection, bundle_path):

@@ -5,8 +5,10 @@ only moves the pointer; each worker notices on its next job and swaps models (se
 Keys (all under ``sentibot:model:``): ``bundle:<v>`` bytes, ``meta:<v>`` JSON, ``versions`` sorted
 set by creation time, ``current`` the live version, ``previous`` a stack for rollback.
 
-Bundles are 2–40 MB, so only the newest KEEP_BUNDLES, the live one and the rollback stack keep their
-bytes; older versions keep their record (marked ``pruned``) so `sentibot model list` still shows them.
+Bundles are 2–40 MB (90 MB for the fine-tuned encoder), so Redis memory is bounded twice: the live
+bundle and the newest rollback target always keep their bytes; other versions keep theirs, newest
+first, while they are among the newest KEEP_BUNDLES and all kept bytes stay within STORE_BUDGET_BYTES.
+Older versions keep their record (marked ``pruned``) so `sentibot model list` still shows them.
 """
 
 from __future__ import annotations
@@ -25,8 +27,24 @@ PREFIX = "sentibot:model:"
 CURRENT = PREFIX + "current"
 PREVIOUS = PREFIX + "previous"
 VERSIONS = PREFIX + "versions"
-KEEP_BUNDLES = 5  # newest bundles kept besides the live one and the rollback stack
-ROLLBACK_DEPTH = 5  # rollbacks possible in a row
+KEEP_BUNDLES = 5  # newest bundles kept besides the live one and the rollback target
+STORE_BUDGET_BYTES = 320 * 2**20  # bundle bytes kept in Redis at most (live + rollback target may exceed it)
+ROLLBACK_DEPTH = 5  # rollbacks possible in a row, while their bundles are kept
+
+
+# What the registry keeps of a bundle's metadata (the quality gate and /model read these).
+RECORDED = (
+    "version",
+    "arch",
+    "params",
+    "test_accuracy",
+    "test_reviews",
+    "short_dev_accuracy",
+    "temperature",
+    "pretrained",
+    "created_at",
+    "history",
+)
 
 
 def _bundle_key(version: str) -> str:
@@ -48,7 +66,7 @@ class ModelRegistry:
         meta = read_meta(data)
         version = meta["version"]
         record = {
-            **{k: meta.get(k) for k in ("version", "arch", "params", "test_accuracy", "created_at", "history")},
+            **{k: meta.get(k) for k in RECORDED},
             "hyperparameters": meta.get("hyperparameters", {}),
             "sha256": hashlib.sha256(data).hexdigest(),
             "bytes": len(data),
@@ -65,13 +83,24 @@ class ModelRegistry:
         self.prune()
         return record
 
-    def prune(self, keep: int = KEEP_BUNDLES) -> list[str]:
-        """Drop the bytes of versions that are neither among the newest ``keep``, live, nor rollback targets."""
+    def prune(self, keep: int = KEEP_BUNDLES, budget: int = STORE_BUDGET_BYTES) -> list[str]:
+        """Drop the bytes of versions past the newest ``keep`` or past ``budget`` bytes; the live one and
+        the newest rollback target always stay."""
         names = [v.decode() for v in self.connection.zrevrange(VERSIONS, 0, -1)]
-        protected = set(names[:keep]) | {self.current()} | {v.decode() for v in self.connection.lrange(PREVIOUS, 0, -1)}
+        rollback = [v.decode() for v in self.connection.lrange(PREVIOUS, 0, -1)]
+        always = {self.current(), *rollback[-1:]}
+        sizes = {name: int(self.connection.strlen(_bundle_key(name))) for name in names}
+        kept_bytes = sum(sizes[name] for name in always if name in sizes)
+        keep_too: set[str] = set()
+        for name in [*reversed(rollback), *names]:  # rollback targets first, then the newest
+            if name in always or name in keep_too or not sizes.get(name):
+                continue
+            if len(keep_too) < keep and kept_bytes + sizes[name] <= budget:
+                keep_too.add(name)
+                kept_bytes += sizes[name]
         pruned = []
-        for name in names[keep:]:
-            if name in protected or not self.connection.exists(_bundle_key(name)):
+        for name in names:
+            if name in always or name in keep_too or not sizes[name]:
                 continue
             record = self.meta(name)
             with self.connection.pipeline() as pipe:
@@ -110,7 +139,10 @@ class ModelRegistry:
         data = self.connection.get(_bundle_key(version))
         if data is None:
             if self.connection.exists(_meta_key(version)) and self.meta(version).get("pruned"):
-                raise NotFound(f"Model {version}'s bundle was pruned (only the newest {KEEP_BUNDLES} are kept).")
+                raise NotFound(
+                    f"Model {version}'s bundle was pruned (Redis keeps the newest {KEEP_BUNDLES} "
+                    f"within {STORE_BUDGET_BYTES // 2**20} MB, plus the live one and the rollback target)."
+                )
             raise NotFound(f"No model version {version!r} in the registry.")
         if hashlib.sha256(data).hexdigest() != self.meta(version)["sha256"]:
             raise BundleCorrupt(f"Model {version} is damaged in the registry (checksum mismatch).")
@@ -132,13 +164,13 @@ class ModelRegistry:
             pipe.execute()
 
     def rollback(self) -> str:
-        """Make the previously live version live again and return it."""
-        raw = self.connection.rpop(PREVIOUS)
-        if raw is None:
-            raise NotFound("There is no earlier live model to roll back to.")
-        version = raw.decode()
-        self.connection.set(CURRENT, version)
-        return version
+        """Make the previously live version live again and return it (skipping any whose bundle was pruned)."""
+        while (raw := self.connection.rpop(PREVIOUS)) is not None:
+            version = raw.decode()
+            if self.connection.exists(_bundle_key(version)):
+                self.connection.set(CURRENT, version)
+                return version
+        raise NotFound("There is no earlier live model (with its bundle still kept) to roll back to.")
 
     def mark_broken(self, version: str, error: str) -> None:
         """Record that a version failed to load, so `model list` shows it."""
