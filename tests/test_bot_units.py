@@ -23,6 +23,7 @@ def test_retrain_arguments_are_parsed():
     parsed = parse_retrain_args(["batch-size=64", "epochs=2", "arch=pooled", "sentences=yes"])
     assert parsed == TrainingPlan("pooled", 2, 64, True)
     assert not parse_retrain_args(["sentences=off"]).sentences
+    assert parse_retrain_args(["feedback=yes"]).feedback and not parse_retrain_args([]).feedback
 
 
 @pytest.mark.parametrize(
@@ -35,6 +36,7 @@ def test_retrain_arguments_are_parsed():
         (["epochs"], "key=value"),
         (["epochs=2", "epochs=3"], "twice"),
         (["sentences=maybe"], "yes or no"),
+        (["feedback=please"], "feedback must be yes or no"),
     ],
 )
 def test_bad_retrain_arguments_name_the_problem(args, message):
@@ -129,6 +131,34 @@ def test_the_bot_modules_do_not_import_tensorflow():
     code = "import sys, bot.app, bot.handlers; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False False"
+
+
+def test_a_rated_button_goes_and_the_others_stay():
+    """Tapping Why? leaves 👍/👎, rating leaves Why?; a confident verdict gets 👍/👎, a mixed one asks."""
+    from bot.handlers import verdict_buttons, without_buttons
+
+    confident = verdict_buttons("k", {"label": "positive", "score": 0.9}, (0.4, 0.6))
+    assert [(b.text, b.callback_data) for b in confident.inline_keyboard[0]] == [
+        ("Why?", "why:k"),
+        ("👍", "rate:k:positive"),
+        ("👎", "rate:k:negative"),
+    ]
+    mixed = verdict_buttons("k", {"label": "negative", "score": 0.45}, (0.4, 0.6))
+    assert [b.callback_data for b in mixed.inline_keyboard[0][1:]] == ["rate:k:positive", "rate:k:negative"]
+    assert [b.text for b in without_buttons(confident, "why:").inline_keyboard[0]] == ["👍", "👎"]
+    assert [b.text for b in without_buttons(confident, "rate:").inline_keyboard[0]] == ["Why?"]
+    assert without_buttons(without_buttons(confident, "rate:"), "why:") is None
+
+
+def test_feedback_summary_and_forget_replies():
+    from bot import replies
+    from worker.feedback import Item
+
+    assert "nobody has tapped" in replies.feedback_summary(0, 0, 0, [])
+    wrong = Item("x" * 100, "positive", "negative", "v1", 0.0, "u")
+    text = replies.feedback_summary(4, 3, 2, [wrong])
+    assert "4 reviews from 2 users" in text and "(75%)" in text and "negative → positive: " + "x" * 79 + "…" in text
+    assert "nothing to delete" in replies.forgotten(0) and "the 3 reviews" in replies.forgotten(3)
 
 
 def test_explanation_text_lists_signed_points_and_handles_no_words():

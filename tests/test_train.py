@@ -116,3 +116,51 @@ def test_mixed_width_batches_cover_every_example_once_per_epoch():
         rows = np.concatenate([batches[i][0][:, 0] for i in range(len(batches))])
         assert sorted(rows) == sorted(list(reviews[0][:, 0]) + list(sentences[0][:, 0]))
         batches.on_epoch_end()
+
+
+def test_held_out_rows_are_never_in_the_sample_trained_on():
+    """Calibration reads training rows the recipe's sample left out: disjoint, and the same every run."""
+    import numpy as np
+
+    x = np.arange(1000).reshape(1000, 1)
+    y = np.arange(1000) % 2
+    chosen = set(train.sample(x, y, 300)[0][:, 0])
+    left = train.held_out(x, y, 300, 200)[0][:, 0]
+    assert len(left) == 200 and not chosen & set(left)
+    assert list(left) == list(train.held_out(x, y, 300, 200)[0][:, 0])
+    assert len(train.held_out(x, y, 0, 200)[0]) == 0  # trained on everything: nothing is held out
+
+
+def test_feedback_examples_are_trained_on_with_their_weight_and_scored_apart(tiny_data):
+    """Users' examples join the batches with weight 3 (IMDB rows weigh 1) and get their own accuracy."""
+    import numpy as np
+
+    extra = train.Examples.encode(tiny_data, ["a brilliant film", "a dull film"], [1, 0], 3.0, 128)
+    parts = [(tiny_data.x_train, tiny_data.y_train, np.ones(len(tiny_data.y_train), "float32"))]
+    parts.append((extra.x, extra.y, np.full(2, extra.weight, "float32")))
+    batches = train.MixedWidthBatches(parts, batch_size=64, seed=1)
+    weights = np.concatenate([batches[i][2] for i in range(len(batches))])
+    assert sorted(set(weights)) == [1.0, 3.0] and (weights == 3.0).sum() == 2
+    outcome = train.train(tiny_data, "tutorial", epochs=1, batch_size=64, feedback=(["a brilliant film"], [1]))
+    assert outcome.feedback["examples"] == 1 and outcome.feedback["weight"] == train.FEEDBACK_WEIGHT
+    assert 0.0 <= outcome.feedback["accuracy"] <= 1.0
+    assert 0.0 <= outcome.short_dev_accuracy <= 1.0
+
+
+def test_serving_divides_the_logits_by_the_bundle_temperature(trained, tiny_data):
+    """A temperature of 2 softens every score towards 50% and changes no verdict."""
+    import numpy as np
+
+    from model.predict import Predictor
+
+    plain = train.make_bundle(trained, tiny_data)
+    plain.meta["temperature"] = 1.0
+    soft = train.make_bundle(trained, tiny_data)
+    soft.meta["temperature"] = 2.0
+    texts = ["a superb touching film", "an awful boring mess", "fine"]
+    raw = np.array([p.score for p in Predictor(plain).predict(texts)])
+    softened = np.array([p.score for p in Predictor(soft).predict(texts)])
+    assert np.all(np.abs(softened - 0.5) <= np.abs(raw - 0.5) + 1e-9)
+    assert np.array_equal(raw >= 0.5, softened >= 0.5)
+    logit = np.log(raw / (1 - raw))
+    np.testing.assert_allclose(softened, 1 / (1 + np.exp(-logit / 2)), atol=1e-5)

@@ -279,6 +279,11 @@ def test_quality_gate():
     assert quality_gate(0.855, {"test_accuracy": 0.86}, 0.80, 0.01)[0]
     promote, reason = quality_gate(0.84, {"test_accuracy": 0.86}, 0.80, 0.01)
     assert not promote and "below the live model" in reason
+    live = {"test_accuracy": 0.86, "short_dev_accuracy": 0.80}
+    promote, reason = quality_gate(0.87, live, 0.80, 0.01, short_dev=0.75)
+    assert not promote and "one-sentence reviews 75.00%" in reason  # better on IMDB, worse on chat text
+    assert quality_gate(0.87, live, 0.80, 0.01, short_dev=0.795)[0]
+    assert quality_gate(0.87, {"test_accuracy": 0.86}, 0.80, 0.01, short_dev=0.5)[0]  # live has no figure
 
 
 def test_training_job_reports_epochs_and_promotes(connection, worker_settings):
