@@ -26,6 +26,7 @@ from model.evaluation import load_short_reviews
 
 SEED = 1337  # fixed so two runs agree
 STOP_POLL_S = 0.5  # how often the stop request is checked while fitting
+BATCH_REPORT_S = 30.0  # a long epoch reports how far it has got this often (chat shows it)
 CALIBRATION_REVIEWS = 500  # held-out examples the temperature is fitted on
 CALIBRATION_SENTENCES = 1_500
 # Each user-labelled example counts three times: a few hundred taps then weigh about as much as a few
@@ -95,12 +96,19 @@ class _Progress(keras.callbacks.Callback):
     """Forwards epoch metrics to a plain function and stops between batches on request."""
 
     def __init__(
-        self, epochs: int, on_epoch: Callable[[EpochReport], None] | None, should_stop: Callable[[], bool] | None
+        self,
+        epochs: int,
+        on_epoch: Callable[[EpochReport], None] | None,
+        should_stop: Callable[[], bool] | None,
+        on_batch: Callable[[int, int, int], None] | None = None,
     ):
         super().__init__()
         self.epochs = epochs
         self.on_epoch = on_epoch
         self.should_stop = should_stop
+        self.on_batch = on_batch  # (epoch, batches done, batches in the epoch), every BATCH_REPORT_S
+        self._epoch = 0
+        self._last_report = 0.0
         self.cancelled = False
         self.completed = 0  # epochs that ran to the end (an interrupted one still gets validated by Keras)
         self._epoch_start = 0.0
@@ -108,9 +116,14 @@ class _Progress(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._epoch_start = time.perf_counter()
+        self._epoch = epoch
+        self._last_report = time.monotonic()
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         now = time.monotonic()
+        if self.on_batch is not None and now - self._last_report >= BATCH_REPORT_S:
+            self._last_report = now
+            self.on_batch(self._epoch + 1, batch + 1, int(self.params.get("steps") or 0))
         if self.should_stop is None or now - self._last_poll < STOP_POLL_S:
             return
         self._last_poll = now
@@ -266,6 +279,7 @@ def fit(
     verbose: int | str = 0,
     recipe: recipes.Recipe | None = None,
     extra: Examples | None = None,
+    on_batch: Callable[[int, int, int], None] | None = None,
 ) -> tuple[dict[str, list[float]], bool]:
     """Fit with the test split (or the recipe's sample of it) as validation data; returns (history, cancelled).
 
@@ -274,7 +288,7 @@ def fit(
     """
     recipe = recipe or recipes.Recipe(model.name)
     trim = data.encoder.layout == WORDPIECE
-    progress = _Progress(epochs, on_epoch, should_stop)
+    progress = _Progress(epochs, on_epoch, should_stop, on_batch)
     validation = _evaluation_data(data, recipe.validation_sample, batch_size, trim)
     common = {"epochs": epochs, "validation_data": validation, "callbacks": [progress]}
     reviews = sample(data.x_train, data.y_train, recipe.review_sample)
@@ -336,6 +350,7 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     verbose: int | str = 0,
     feedback: tuple[list[str], list[int]] | None = None,
+    on_batch: Callable[[int, int, int], None] | None = None,
 ) -> TrainOutcome:
     """Build, fit and evaluate; a cancelled run skips evaluation and says so.
 
@@ -351,7 +366,9 @@ def train(
     extra = None
     if feedback is not None and feedback[0]:
         extra = Examples.encode(data, *feedback, FEEDBACK_WEIGHT, recipe.sentence_width)
-    history, cancelled = fit(model, data, epochs, batch_size, on_epoch, should_stop, verbose, recipe, extra)
+    history, cancelled = fit(
+        model, data, epochs, batch_size, on_epoch, should_stop, verbose, recipe, extra, on_batch=on_batch
+    )
     seconds["fit"] = round(time.perf_counter() - started, 3)
     outcome = TrainOutcome(
         model=model,

@@ -96,6 +96,9 @@ def test_progress_text_has_a_bar_and_every_epoch():
     epoch = {"epoch": 1, "epochs": 2, "accuracy": 0.8, "val_accuracy": 0.7, "loss": 0.5, "val_loss": 0.6, "seconds": 3}
     text = replies.progress("train-1", [epoch], 2)
     assert "epoch 1/2" in text and "val_acc 0.7000" in text and "▓" in text and "░" in text
+    inside = replies.progress("train-1", [epoch], 2, "epoch 2: 40/84 batches")
+    assert "epoch 1/2 – epoch 2: 40/84 batches" in inside  # a long epoch shows where it is
+    assert " – " not in replies.progress("train-1", [epoch], 2, "epoch 1/2 done")
 
 
 def test_settings_read_and_validate_the_environment(tmp_path):

@@ -164,3 +164,13 @@ def test_serving_divides_the_logits_by_the_bundle_temperature(trained, tiny_data
     assert np.array_equal(raw >= 0.5, softened >= 0.5)
     logit = np.log(raw / (1 - raw))
     np.testing.assert_allclose(softened, 1 / (1 + np.exp(-logit / 2)), atol=1e-5)
+
+
+def test_a_long_epoch_reports_how_far_it_has_got(tiny_data, monkeypatch):
+    """Between epochs, (epoch, batches done, batches) at most every BATCH_REPORT_S: chat moves each minute."""
+    monkeypatch.setattr(train, "BATCH_REPORT_S", 0.0)
+    reports = []
+    train.train(tiny_data, "tutorial", epochs=2, batch_size=256, on_batch=lambda *r: reports.append(r))
+    steps = -(-len(tiny_data.y_train) // 256)
+    assert reports[0] == (1, 1, steps) and reports[-1] == (2, steps, steps)
+    assert len(reports) == 2 * steps

@@ -118,6 +118,11 @@ class _MetaProgress:
         self.job.meta["stage"] = name
         self.job.save_meta()
 
+    def batch(self, epoch: int, done: int, batches: int) -> None:
+        """A long epoch's partial progress (every half minute), so chat moves at least once a minute."""
+        self.job.meta["stage"] = f"epoch {epoch}: {done}/{batches} batches"
+        self.job.save_meta()
+
     def epoch(self, report) -> None:
         self.job.meta["epochs"].append(report.to_dict())
         self.job.meta["stage"] = f"epoch {report.epoch}/{report.epochs} done"
@@ -164,6 +169,7 @@ def train_model(
             on_epoch=progress.epoch,
             should_stop=lambda: context.stopping.is_set() or training.cancel_requested(connection, job.id),
             feedback=taught,
+            on_batch=progress.batch,
         )
         result = {
             "arch": arch,
