@@ -46,6 +46,7 @@ class Recipe:
     validation_sample: int = 0  # test reviews validated on after each epoch (0 = all)
     test_sample: int = 0  # test reviews the final test accuracy is measured on (0 = all)
     pretrained: str = ""  # the pretrained encoder it starts from (its package is a dependency)
+    decay_to_zero: bool = False  # learning rate: warm up over the first 10% of steps, then fall linearly to 0
 
     def resolve(
         self,
@@ -117,9 +118,10 @@ RECIPES: dict[str, Recipe] = {
             review_sample=1_500,
             sentence_sample=20_000,
             epochs_per_pass=8,
-            validation_sample=300,
+            validation_sample=200,
             test_sample=2_000,
             pretrained="all-MiniLM-L6-v2",
+            decay_to_zero=True,  # the usual BERT fine-tuning schedule: the last batches cannot swing the model
         ),
     )
 }

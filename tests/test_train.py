@@ -174,3 +174,29 @@ def test_a_long_epoch_reports_how_far_it_has_got(tiny_data, monkeypatch):
     steps = -(-len(tiny_data.y_train) // 256)
     assert reports[0] == (1, 1, steps) and reports[-1] == (2, steps, steps)
     assert len(reports) == 2 * steps
+
+
+def test_the_learning_rate_warms_up_then_falls_to_zero(tiny_data):
+    """LinearDecay: up over the first 10% of steps, then linearly down to 0 at the last step."""
+    import keras
+
+    model = train.build_model("tutorial", tiny_data)
+    seen = []
+
+    class Watch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+    steps = -(-len(tiny_data.y_train) // 100)
+    model.fit(
+        tiny_data.x_train,
+        tiny_data.y_train,
+        batch_size=100,
+        epochs=2,
+        verbose=0,
+        callbacks=[train.LinearDecay(2 * steps), Watch()],
+    )
+    peak = max(seen)
+    assert peak == pytest.approx(0.001)
+    assert seen[0] < peak and seen.index(peak) <= 2  # warm-up: 10% of 20 steps
+    assert seen[-1] < peak / 10 and all(a >= b for a, b in zip(seen[2:], seen[3:], strict=False))
