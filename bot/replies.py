@@ -178,10 +178,18 @@ def model_info(meta: dict | None) -> str:
         return "No model is live yet. An admin can train one with /retrain."
     accuracy = meta.get("test_accuracy")
     acc = f"{accuracy:.2%}" if accuracy is not None else "unknown"
-    return (
-        f"Live model {meta['version']}\narchitecture: {meta.get('arch')} ({meta.get('params') or 0:,} parameters)\n"
-        f"test accuracy: {acc}\ntrained: {meta.get('created_at')}"
-    )
+    lines = [
+        f"Live model {meta['version']}",
+        f"architecture: {meta.get('arch')} ({meta.get('params') or 0:,} parameters)",
+        f"test accuracy: {acc}",
+    ]
+    if meta.get("short_dev_accuracy") is not None:
+        lines.append(f"one-sentence reviews (dev split): {meta['short_dev_accuracy']:.2%}")
+    if meta.get("pretrained"):
+        encoder = meta["pretrained"]
+        lines.append(f"fine-tuned from: {encoder.get('name')} ({encoder.get('package')} {encoder.get('version')})")
+    lines.append(f"trained: {meta.get('created_at')}")
+    return "\n".join(lines)
 
 
 def status(score_waiting: int, train_waiting: int, workers: int, training: dict | None, show_who: bool = True) -> str:

