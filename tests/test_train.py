@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 
 import numpy as np
 import pytest
@@ -199,4 +200,4 @@ def test_the_learning_rate_warms_up_then_falls_to_zero(tiny_data):
     peak = max(seen)
     assert peak == pytest.approx(0.001)
     assert seen[0] < peak and seen.index(peak) <= 2  # warm-up: 10% of 20 steps
-    assert seen[-1] < peak / 10 and all(a >= b for a, b in zip(seen[2:], seen[3:], strict=False))
+    assert seen[-1] < peak / 10 and all(a >= b for a, b in itertools.pairwise(seen[2:]))
