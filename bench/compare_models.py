@@ -5,8 +5,8 @@
 Prints one row per architecture: parameters, bundle size, seconds to encode the data (cached after
 the first run) and to fit, IMDB test accuracy, accuracy on the short dev split and on the short test
 split of model/short_reviews.tsv (with its 95% interval), calibration (ECE on IMDB test and short
-dev, before → after the bundle's temperature, which training fits on held-out training examples
-where the recipe leaves some out; T = 1 otherwise), and the median time to
+dev, before → after the temperature training fitted on held-out training examples where the recipe
+leaves some out, T = 1 otherwise; serving uses it only if it lowered the dev ECE), and the median time to
 score one review alone. `NAME+sentences` / `NAME-sentences` overrides the recipe's sentence-examples
 switch; `--bundle` measures a bundle already trained (e.g. by bench/train_full.py --out) instead of
 training again. Choose with the dev columns; the test columns are for reporting.
@@ -91,7 +91,8 @@ def score(made, data, imdb_sample: int) -> dict:
 
     x_test, y_test = train.sample(data.x_test, data.y_test, imdb_sample)
     imdb = scores_of(x_test)
-    temperature = predictor.temperature
+    calibration = made.meta.get("calibration") or {}
+    temperature = float(calibration.get("fitted") or predictor.temperature)
     dev, test = load_short_reviews("dev"), load_short_reviews("test")
     dev_scores = scores_of(made.encoder.encode([e.text for e in dev]))
     test_scores = scores_of(made.encoder.encode([e.text for e in test]))
@@ -112,7 +113,8 @@ def score(made, data, imdb_sample: int) -> dict:
         "short test (95% CI)": f"{test_acc:.3f} ({low:.3f}–{high:.3f})",
         "ECE IMDB": f"{ece['imdb'][0]:.3f} → {ece['imdb'][1]:.3f}",
         "ECE dev": f"{ece['dev'][0]:.3f} → {ece['dev'][1]:.3f}",
-        "T": temperature,
+        "T": f"{temperature:g}"
+        + ("" if temperature == 1.0 else " (used)" if predictor.temperature != 1.0 else " (not used)"),
         "ms/review": round(latency_ms(predictor, [e.text for e in dev]), 2),
         "short test by domain": {
             group: round(

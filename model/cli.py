@@ -127,7 +127,7 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
             "fit_seconds": outcome.seconds["fit"],
             "short_dev_accuracy": outcome.short_dev_accuracy,
             "feedback": outcome.feedback,
-            "temperature": outcome.temperature,
+            "calibration": outcome.calibration.to_dict(),
         }
         print(json.dumps(summary))
     return 0

@@ -90,7 +90,7 @@ def test_real_weights_give_the_reference_embeddings():
 def test_word_piece_rows_are_as_wide_as_the_longest_text_rounded_up():
     encoder = TextEncoder(words=(), num_words=30522, maxlen=48, layout=WORDPIECE, tokenizer=pretrained.tokenizer_json())
     rows = encoder.encode(["Loved it.", "Not bad at all, honestly."])
-    assert rows.shape == (2, 32) and rows[0, 0] == 101  # [CLS] first
+    assert rows.shape == (2, 16) and rows[0, 0] == 101  # [CLS] first
     long = encoder.analyse("word " * 200)
     assert long.truncated and len(long.ids) == 48 and long.ids[-1] == 102  # keeps its [SEP]
     assert encoder.encode(["word " * 200]).shape == (1, 48)
@@ -108,6 +108,10 @@ def test_tiny_minilm_trains_in_reported_epochs_and_serves_from_a_bundle(tiny_min
     assert outcome.test_reviews == 96 and outcome.test_accuracy is not None
     made, path = train.save_bundle(outcome, piece_data, tmp_path)
     assert made.meta["pretrained"]["name"] == pretrained.NAME
+    calibration = made.meta["calibration"]
+    assert calibration["examples"] > 0 and calibration["applied"] in (1.0, calibration["fitted"])
+    assert (calibration["applied"] != 1.0) == (calibration["dev_ece"][1] < calibration["dev_ece"][0])
+    assert made.meta["temperature"] == calibration["applied"]
     served = Predictor(bundle.load(path))
     verdicts = served.predict(["A wonderful film.", "x " * 600])
     assert all(0.0 <= v.score <= 1.0 for v in verdicts) and verdicts[1].truncated
