@@ -8,6 +8,7 @@ import numpy as np
 
 from model.bundle import Bundle
 from model.calibration import with_temperature
+from model.encoding import WORDPIECE
 
 
 @dataclass(frozen=True)
@@ -30,12 +31,40 @@ def label_for(score: float) -> str:
     return "positive" if score >= 0.5 else "negative"
 
 
+class CompiledForward:
+    """The model's forward pass compiled with XLA, for the transformer: a one-line review scores in ~7 ms
+    here instead of ~11.5 ms through ``predict_on_batch`` (op-by-op dispatch dominates at batch 1).
+
+    XLA compiles once per input shape (~1.5 s), so batches are padded to a power-of-two number of rows
+    (rows of padding are all 0 and masked out); word-piece widths are already multiples of 16.
+    """
+
+    def __init__(self, model) -> None:
+        import tensorflow as tf
+
+        self._tf = tf
+        self._forward = tf.function(lambda ids: model(ids, training=False), jit_compile=True)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        rows = len(x)
+        padded = 1 << max(0, (rows - 1).bit_length())
+        if padded != rows:
+            x = np.concatenate([x, np.zeros((padded - rows, x.shape[1]), x.dtype)])
+        out = self._forward(self._tf.constant(x, dtype=self._tf.int32))
+        return np.asarray(out, dtype=np.float64).reshape(-1)[:rows]
+
+
 class Predictor:
-    """Wraps a bundle; ``predict_on_batch`` avoids ``model.predict``'s ~50 ms per-call overhead."""
+    """Wraps a bundle; ``predict_on_batch`` avoids ``model.predict``'s ~50 ms per-call overhead, and the
+    transformer runs XLA-compiled (:class:`CompiledForward`)."""
+
+    WARM_TEXTS = ("warm up", "a one-line review of a film that is about as long as most chat messages are")
 
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
-        self.predict(["warm up"])  # build the predict function now, not on the first user's message
+        self._compiled = CompiledForward(bundle.model) if bundle.encoder.layout == WORDPIECE else None
+        for text in self.WARM_TEXTS:  # build (compile) the common shapes now, not on the first users' messages
+            self.predict([text])
 
     @property
     def version(self) -> str:
@@ -49,6 +78,8 @@ class Predictor:
 
     def raw_scores(self, x: np.ndarray) -> np.ndarray:
         """The model's own P(positive) for a batch of rows, before calibration."""
+        if self._compiled is not None:
+            return self._compiled(x)
         return np.asarray(self.bundle.model.predict_on_batch(x), dtype=np.float64).reshape(-1)
 
     def scores(self, x: np.ndarray) -> np.ndarray:

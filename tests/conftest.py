@@ -6,6 +6,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# Processes the suite starts train the fast nbsvm when no architecture is named; the default (minilm)
+# is tested on its own at a tiny size (tests/test_minilm.py), so CI never fine-tunes the real encoder.
+os.environ.setdefault("DEFAULT_ARCH", "nbsvm")
 
 from pathlib import Path
 

@@ -112,6 +112,7 @@ def test_settings_read_and_validate_the_environment(tmp_path):
     with pytest.raises(SettingsError, match="PROMOTE_MIN_ACCURACY"):
         Settings.from_env({"PROMOTE_MIN_ACCURACY": "85"})
     assert Settings.from_env({"DEFAULT_ARCH": "tutorial"}).default_arch == "tutorial"
+    assert Settings.from_env({}).default_arch == "minilm"  # chosen on the short dev split (README: Models)
 
 
 def test_an_unknown_default_architecture_stops_every_command(monkeypatch, capsys):

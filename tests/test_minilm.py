@@ -115,3 +115,7 @@ def test_tiny_minilm_trains_in_reported_epochs_and_serves_from_a_bundle(tiny_min
     served = Predictor(bundle.load(path))
     verdicts = served.predict(["A wonderful film.", "x " * 600])
     assert all(0.0 <= v.score <= 1.0 for v in verdicts) and verdicts[1].truncated
+    rows = served.bundle.encoder.encode(["A wonderful film.", "Not bad at all.", "Meh."])  # 3 rows: padded to 4
+    compiled = served.raw_scores(rows)  # XLA, as served
+    plain = np.asarray(served.bundle.model.predict_on_batch(rows)).reshape(-1)
+    np.testing.assert_allclose(compiled, plain, atol=1e-5)

@@ -36,7 +36,7 @@ def test_train_writes_bundle_and_chart_and_ends_with_json(home, imdb_tarball, ca
 
 
 def test_train_out_dir_and_imdb_data_env(home, imdb_dir, tmp_path, monkeypatch, capsys):
-    """IMDB_DATA is the default data path, DEFAULT_ARCH (nbsvm) the default architecture, --out the directory."""
+    """IMDB_DATA is the default data path, DEFAULT_ARCH (the suite sets nbsvm) the architecture, --out the directory."""
     monkeypatch.setenv("IMDB_DATA", str(imdb_dir))
     assert main(["train", "--epochs", "1", "--out", str(tmp_path / "out"), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
