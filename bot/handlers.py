@@ -63,6 +63,14 @@ def is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     return user is not None and user.id in deps(context).settings.admin_ids
 
 
+async def refused_unless_admin(update: Update, context: ContextTypes.DEFAULT_TYPE, action: str) -> bool:
+    """Tell a non-admin that only admins may ``action`` (True); admins pass (False)."""
+    if is_admin(update, context):
+        return False
+    await update.effective_message.reply_text(f"Sorry, only the bot's admins can {action}.")
+    return True
+
+
 def well_formed(text: str) -> str:
     """The text with lone UTF-16 surrogates (JSON can carry them, UTF-8 cannot) replaced by U+FFFD."""
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
@@ -349,10 +357,9 @@ async def forget_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 async def feedback_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Admins: what users taught the model so far."""
-    message = update.effective_message
-    if not is_admin(update, context):
-        await message.reply_text("Sorry, only the bot's admins can see the feedback.")
+    if await refused_unless_admin(update, context, "see the feedback"):
         return
+    message = update.effective_message
     found = await asyncio.to_thread(feedback.summary, deps(context).connection)
     await message.reply_text(replies.feedback_summary(found.total, found.agreed, found.users, found.corrections))
 
@@ -371,10 +378,9 @@ async def status_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 async def retrain(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Admins: starts a training job and keeps one progress message up to date."""
-    message = update.effective_message
-    if not is_admin(update, context):
-        await message.reply_text("Sorry, only the bot's admins can retrain the model.")
+    if await refused_unless_admin(update, context, "retrain the model"):
         return
+    message = update.effective_message
     d = deps(context)
     try:
         plan = parse_retrain_args(context.args or [], d.settings.default_arch)
@@ -429,10 +435,9 @@ async def watch_training(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Admins: asks to confirm stopping the running training."""
-    message = update.effective_message
-    if not is_admin(update, context):
-        await message.reply_text("Sorry, only the bot's admins can cancel a training.")
+    if await refused_unless_admin(update, context, "cancel a training"):
         return
+    message = update.effective_message
     running = await asyncio.to_thread(client.running_training, deps(context).connection)
     if running is None:
         await message.reply_text("No training is running.")

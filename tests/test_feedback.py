@@ -85,36 +85,25 @@ def test_a_bad_import_file_names_what_is_wrong(csv_text, message):
         feedback.from_csv(csv_text)
 
 
+def sentibot(redis_url: str, *args: str) -> subprocess.CompletedProcess:
+    """The real `sentibot` command against ``redis_url``."""
+    env = {"REDIS_URL": redis_url, "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, "-m", "sentibot.cli", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
 def test_the_cli_exports_and_imports(connection, redis_server, tmp_path):
     feedback.record(connection, 1, "a lovely film", "positive", "positive", "v1", per_day=10)
-    env = {"REDIS_URL": redis_server.url, "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"}
     out = tmp_path / "feedback.csv"
-    done = subprocess.run(
-        [sys.executable, "-m", "sentibot.cli", "feedback", "export", "--out", str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = sentibot(redis_server.url, "feedback", "export", "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"exported": 1, "out": str(out)}
     assert "a lovely film" in out.read_text()
     connection.flushdb()
-    done = subprocess.run(
-        [sys.executable, "-m", "sentibot.cli", "feedback", "import", str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = sentibot(redis_server.url, "feedback", "import", str(out))
     assert json.loads(done.stdout) == {"read": 1, "added": 1, "already_there": 0}
     bad = tmp_path / "bad.csv"
     bad.write_text("text,label\nhello,meh\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "sentibot.cli", "feedback", "import", str(bad)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = sentibot(redis_server.url, "feedback", "import", str(bad))
     assert done.returncode == 1 and "Row 2" in done.stderr and "Traceback" not in done.stderr
