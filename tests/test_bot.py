@@ -19,6 +19,7 @@ from tests.telegram_standin import TelegramStandIn
 pytestmark = pytest.mark.slow  # every test here trains a model or starts processes
 
 ADMIN = 42
+FEEDBACK_ADMIN = 43  # a second admin with a chat of its own, so its training reports match no other test's waits
 USER = 7
 TOKEN = "123456:SECRET-test-token"
 
@@ -38,7 +39,7 @@ def bot_env(home, redis_url: str, standin: TelegramStandIn, **extra: str) -> dic
         "TELEGRAM_TOKEN": TOKEN,
         "TELEGRAM_API_URL": standin.api_url,
         "REDIS_URL": redis_url,
-        "ADMIN_IDS": str(ADMIN),
+        "ADMIN_IDS": f"{ADMIN},{FEEDBACK_ADMIN}",
         "SENTIBOT_HOME": str(home),
         "LOG_LEVEL": "INFO",
         "SCORE_TIMEOUT": "6",
@@ -191,13 +192,13 @@ def test_retrain_with_feedback_trains_on_it_and_reports_it_apart(empty, standin,
 
     for i, (text, label) in enumerate([("brilliant and moving", "positive"), ("a dull mess", "negative")]):
         feedback.record(connection, 900 + i, text, label, label, "v0", per_day=10)
-    standin.send_text(ADMIN, "/retrain epochs=2 batch_size=32 feedback=yes")
-    assert "plus users' feedback" in standin.wait_text(ADMIN, "Training queued as")
-    final = standin.wait_text(ADMIN, "Training finished", timeout=90)
+    standin.send_text(FEEDBACK_ADMIN, "/retrain epochs=2 batch_size=32 feedback=yes")
+    assert "plus users' feedback" in standin.wait_text(FEEDBACK_ADMIN, "Training queued as")
+    final = standin.wait_text(FEEDBACK_ADMIN, "Training finished", timeout=90)
     assert "Users' feedback: 2 examples trained on (each counts 3×)" in final
     assert "One-sentence reviews (dev split):" in final
-    standin.send_text(ADMIN, "/retrain feedback=maybe")
-    assert "feedback must be yes or no" in standin.wait_text(ADMIN, "feedback must")
+    standin.send_text(FEEDBACK_ADMIN, "/retrain feedback=maybe")
+    assert "feedback must be yes or no" in standin.wait_text(FEEDBACK_ADMIN, "feedback must")
 
 
 def test_help_and_start_explain_the_bot(stack, standin):
