@@ -130,7 +130,7 @@ def epoch_line(e: dict) -> str:
 def progress(job_id: str, epochs: list[dict], total: int, stage: str = "") -> str:
     """The one progress message, edited after every epoch."""
     head = f"Training {job_id}\n{bar(len(epochs), total)} epoch {len(epochs)}/{total}"
-    if stage and (not epochs or stage.endswith("batches")):  # before the first epoch, or inside a long one
+    if stage and not stage.endswith(" done"):  # before the first epoch, inside a long one, or testing after
         head += f" – {stage}"
     return "\n".join([head, *[epoch_line(e) for e in epochs]])
 

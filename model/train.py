@@ -402,6 +402,7 @@ def train(
     verbose: int | str = 0,
     feedback: tuple[list[str], list[int]] | None = None,
     on_batch: Callable[[int, int, int], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> TrainOutcome:
     """Build, fit and evaluate; a cancelled run skips evaluation and says so.
 
@@ -433,10 +434,13 @@ def train(
         test_reviews=min(len(data.y_test), recipe.test_sample or len(data.y_test)),
         seconds=seconds,
     )
+    stage = on_stage or (lambda name: None)
     if not cancelled:
+        stage(f"testing on {outcome.test_reviews:,} test reviews")
         started = time.perf_counter()
         outcome.test_loss, outcome.test_accuracy = evaluate(model, data, size=recipe.test_sample)
         seconds["evaluate"] = round(time.perf_counter() - started, 3)
+        stage("calibrating and scoring the short dev split")
         started = time.perf_counter()
         outcome.calibration = calibrate(model, data, recipe)
         seconds["calibrate"] = round(time.perf_counter() - started, 3)

@@ -99,6 +99,8 @@ def test_progress_text_has_a_bar_and_every_epoch():
     inside = replies.progress("train-1", [epoch], 2, "epoch 2: 40/84 batches")
     assert "epoch 1/2 – epoch 2: 40/84 batches" in inside  # a long epoch shows where it is
     assert " – " not in replies.progress("train-1", [epoch], 2, "epoch 1/2 done")
+    after = replies.progress("train-1", [epoch, {**epoch, "epoch": 2}], 2, "testing on 2,000 test reviews")
+    assert "epoch 2/2 – testing on 2,000 test reviews" in after  # the minutes after the last epoch show too
 
 
 def test_settings_read_and_validate_the_environment(tmp_path):

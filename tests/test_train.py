@@ -170,8 +170,14 @@ def test_serving_divides_the_logits_by_the_bundle_temperature(trained, tiny_data
 def test_a_long_epoch_reports_how_far_it_has_got(tiny_data, monkeypatch):
     """Between epochs, (epoch, batches done, batches) at most every BATCH_REPORT_S: chat moves each minute."""
     monkeypatch.setattr(train, "BATCH_REPORT_S", 0.0)
-    reports = []
-    train.train(tiny_data, "tutorial", epochs=2, batch_size=256, on_batch=lambda *r: reports.append(r))
+    reports, stages = [], []
+    train.train(
+        tiny_data, "tutorial", epochs=2, batch_size=256, on_batch=lambda *r: reports.append(r), on_stage=stages.append
+    )
+    assert stages == [
+        f"testing on {len(tiny_data.y_test):,} test reviews",
+        "calibrating and scoring the short dev split",
+    ]
     steps = -(-len(tiny_data.y_train) // 256)
     assert reports[0] == (1, 1, steps) and reports[-1] == (2, steps, steps)
     assert len(reports) == 2 * steps

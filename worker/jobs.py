@@ -170,6 +170,7 @@ def train_model(
             should_stop=lambda: context.stopping.is_set() or training.cancel_requested(connection, job.id),
             feedback=taught,
             on_batch=progress.batch,
+            on_stage=progress.stage,
         )
         result = {
             "arch": arch,
