@@ -351,15 +351,38 @@ def fit(
     return finished, progress.cancelled
 
 
-def evaluate(model: keras.Model, data: EncodedImdb, batch_size: int = 512, size: int = 0) -> tuple[float, float]:
+class _TestProgress(keras.callbacks.Callback):
+    """Says how far a long test has got, every BATCH_REPORT_S (the transformer's takes over a minute)."""
+
+    def __init__(self, on_stage: Callable[[str], None], reviews: int, batch_size: int):
+        super().__init__()
+        self.on_stage, self.reviews, self.batch_size = on_stage, reviews, batch_size
+        self._last = time.monotonic()
+
+    def on_test_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if time.monotonic() - self._last >= BATCH_REPORT_S:
+            self._last = time.monotonic()
+            done = min(self.reviews, (batch + 1) * self.batch_size)
+            self.on_stage(f"testing: {done:,}/{self.reviews:,} test reviews")
+
+
+def evaluate(
+    model: keras.Model,
+    data: EncodedImdb,
+    batch_size: int = 512,
+    size: int = 0,
+    on_stage: Callable[[str], None] | None = None,
+) -> tuple[float, float]:
     """(loss, accuracy) on the test split, or on a fixed sample of ``size`` test reviews."""
     trim = data.encoder.layout == WORDPIECE
     batch_size = 64 if trim else batch_size  # a transformer's attention grows with the batch: keep it small
     evaluation = _evaluation_data(data, size, batch_size, trim)
+    reviews = min(len(data.y_test), size or len(data.y_test))
+    callbacks = [_TestProgress(on_stage, reviews, batch_size)] if on_stage else []
     if isinstance(evaluation, tuple):
-        loss, accuracy = model.evaluate(*evaluation, batch_size=batch_size, verbose=0)
+        loss, accuracy = model.evaluate(*evaluation, batch_size=batch_size, verbose=0, callbacks=callbacks)
     else:
-        loss, accuracy = model.evaluate(evaluation, verbose=0)
+        loss, accuracy = model.evaluate(evaluation, verbose=0, callbacks=callbacks)
     return float(loss), float(accuracy)
 
 
@@ -438,7 +461,7 @@ def train(
     if not cancelled:
         stage(f"testing on {outcome.test_reviews:,} test reviews")
         started = time.perf_counter()
-        outcome.test_loss, outcome.test_accuracy = evaluate(model, data, size=recipe.test_sample)
+        outcome.test_loss, outcome.test_accuracy = evaluate(model, data, size=recipe.test_sample, on_stage=stage)
         seconds["evaluate"] = round(time.perf_counter() - started, 3)
         stage("calibrating and scoring the short dev split")
         started = time.perf_counter()
