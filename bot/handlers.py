@@ -313,8 +313,8 @@ async def rate_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     d = deps(context)
     user_id = update.effective_user.id if update.effective_user else 0
     _, key, label = ((query.data or "") + "::").split(":")[:3]
-    if label not in feedback.LABELS:
-        await query.answer()
+    if label not in feedback.LABELS:  # not a button this bot made
+        await query.answer(replies.FEEDBACK_UNKNOWN)
         return
     if not d.limiter.allow(user_id):
         metrics.RATE_LIMITED.inc()

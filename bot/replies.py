@@ -43,6 +43,7 @@ BAR_WIDTH = 20
 
 FEEDBACK_THANKS = "Thanks! I'll learn from that."
 FEEDBACK_AGAIN = "Noted (you had rated this one already)."
+FEEDBACK_UNKNOWN = "That button doesn't work any more: send the review again and rate the new verdict."
 FEEDBACK_EXPIRED = "I no longer have that review (I keep them for a day), so I couldn't store your rating."
 WHY_EXPIRED = "I no longer have that review (I keep them for a day). Send it again and tap Why? under the new verdict."
 

@@ -386,7 +386,9 @@ def evaluate(
     return float(loss), float(accuracy)
 
 
-def calibrate(model: keras.Model, data: EncodedImdb, recipe: recipes.Recipe) -> Calibration:
+def calibrate(
+    model: keras.Model, data: EncodedImdb, recipe: recipes.Recipe, dev_scores: np.ndarray, dev_labels: np.ndarray
+) -> Calibration:
     """T fitted on training reviews and sentences the recipe's samples left out; applied only if it
     lowers the expected calibration error on the short dev split.
 
@@ -406,9 +408,6 @@ def calibrate(model: keras.Model, data: EncodedImdb, recipe: recipes.Recipe) -> 
     scores = np.concatenate([_scores(model, x, trim) for x, _ in parts])
     labels = np.concatenate([y for _, y in parts])
     fitted = fit_temperature(scores, labels)
-    dev = load_short_reviews("dev")
-    dev_scores = _scores(model, data.encoder.encode([e.text for e in dev]), trim)
-    dev_labels = np.array([e.label for e in dev])
     before = expected_calibration_error(dev_scores, dev_labels)
     after = expected_calibration_error(with_temperature(dev_scores, fitted), dev_labels)
     return Calibration(fitted, len(labels), (round(before, 4), round(after, 4)), fitted if after < before else 1.0)
@@ -465,9 +464,10 @@ def train(
         seconds["evaluate"] = round(time.perf_counter() - started, 3)
         stage("calibrating and scoring the short dev split")
         started = time.perf_counter()
-        outcome.calibration = calibrate(model, data, recipe)
+        dev_scores, dev_labels = short_dev_scores(model, data)
+        outcome.calibration = calibrate(model, data, recipe, dev_scores, dev_labels)
         seconds["calibrate"] = round(time.perf_counter() - started, 3)
-        outcome.short_dev_accuracy = short_dev_accuracy(model, data)
+        outcome.short_dev_accuracy = round(float(np.mean((dev_scores >= 0.5) == (dev_labels == 1))), 4)
         if extra is not None:
             hits = _scores(model, extra.x, data.encoder.layout == WORDPIECE) >= 0.5
             outcome.feedback = {
@@ -486,11 +486,12 @@ def _scores(model: keras.Model, x: np.ndarray, trim: bool) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
-def short_dev_accuracy(model: keras.Model, data: EncodedImdb) -> float:
-    """Accuracy on the dev split of the hand-written one-sentence reviews (what the gate compares)."""
+def short_dev_scores(model: keras.Model, data: EncodedImdb) -> tuple[np.ndarray, np.ndarray]:
+    """The model's scores and the labels of the short dev split: the gate reads its accuracy, the
+    calibration check its ECE."""
     dev = load_short_reviews("dev")
     scores = _scores(model, data.encoder.encode([e.text for e in dev]), data.encoder.layout == WORDPIECE)
-    return round(float(np.mean((scores >= 0.5) == np.array([e.label == 1 for e in dev]))), 4)
+    return scores, np.array([e.label for e in dev])
 
 
 def make_bundle(outcome: TrainOutcome, data: EncodedImdb) -> bundle.Bundle:

@@ -186,6 +186,28 @@ def test_thumbs_store_the_review_with_the_right_label_and_forget_deletes_it(read
     standin.wait_text(USER, "nothing to delete")
 
 
+def test_a_rating_tap_on_an_expired_or_odd_button_gets_a_sentence(ready, standin, connection):
+    """The review is kept a day: after that 👎 says it could not store it; a button the bot never made
+    is answered too. Nothing is stored either way."""
+    from worker import feedback
+
+    standin.send_text(USER + 1, "dull and boring")
+    verdict = standin.wait_for(
+        lambda s: [c for c in s.calls(USER + 1, "sendMessage") if c.params["text"].startswith("Negative")]
+    )[-1]
+    _why, _up, down = verdict.params["reply_markup"]["inline_keyboard"][0]
+    connection.delete(f"sentibot:review:{down['callback_data'].split(':')[1]}")
+    standin.press_button(USER + 1, verdict.message_id, down["callback_data"])
+    assert "couldn't store your rating" in standin.wait_text(USER + 1, "no longer have that review")
+    standin.press_button(USER + 1, verdict.message_id, "rate:nope:maybe")
+    standin.wait_for(
+        lambda s: [
+            c for c in s.calls(method="answerCallbackQuery") if "doesn't work any more" in c.params.get("text", "")
+        ]
+    )
+    assert feedback.items(connection) == []
+
+
 def test_retrain_with_feedback_trains_on_it_and_reports_it_apart(empty, standin, connection):
     """`/retrain feedback=yes` adds the stored examples and says how the new model does on them."""
     from worker import feedback

@@ -7,6 +7,7 @@ independent implementation.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.util
 from pathlib import Path
@@ -33,10 +34,15 @@ def tiny_minilm(monkeypatch: pytest.MonkeyPatch):
         functools.partial(architectures.build_minilm, config=TINY, pretrained=False),
     )
     # a few examples per epoch so the test stays quick, still one pass served as several epochs
-    small = recipes.RECIPES["minilm"].__class__(
-        **{**recipes.RECIPES["minilm"].__dict__, "review_sample": 64, "sentence_sample": 192, "epochs": 4}
+    small = dataclasses.replace(
+        recipes.RECIPES["minilm"],
+        review_sample=64,
+        sentence_sample=192,
+        epochs=4,
+        epochs_per_pass=4,
+        validation_sample=64,
+        test_sample=96,
     )
-    small = small.__class__(**{**small.__dict__, "epochs_per_pass": 4, "validation_sample": 64, "test_sample": 96})
     monkeypatch.setitem(recipes.RECIPES, "minilm", small)
     return small
 

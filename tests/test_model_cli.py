@@ -75,6 +75,17 @@ def test_train_unknown_arch_and_missing_data_are_one_line_errors(home, tmp_path,
     assert "No IMDB data" in capsys.readouterr().err
 
 
+def test_a_bad_feedback_file_is_one_line_before_any_data_is_read(home, tmp_path, capsys):
+    """--feedback CSV: a missing file or a row without a positive/negative label names itself."""
+    assert main(["train", "--data", str(tmp_path / "missing"), "--feedback", str(tmp_path / "none.csv")]) == 1
+    assert "Could not read" in capsys.readouterr().err
+    bad = tmp_path / "feedback.csv"
+    bad.write_text("text,label\nfine film,thumbs up\n")
+    assert main(["train", "--data", str(tmp_path / "missing"), "--feedback", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "row 2: needs a text and a label of positive or negative" in err and "Traceback" not in err
+
+
 def test_predict_prints_one_json_object_per_text(home, bundle_path, capsys):
     """Each text gets label and score from the chosen bundle."""
     assert main(["predict", "--model", str(bundle_path), "a wonderful superb film", "awful boring mess"]) == 0
