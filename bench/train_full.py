@@ -23,9 +23,9 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "ac
 
 def main() -> None:
     """Train once and print the split of the wall time."""
+    from common.settings import Settings
     from model import recipes, train
     from model.data import load_imdb
-    from sentibot.settings import Settings
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=os.environ.get("IMDB_DATA") or str(DEFAULT_DATA))

@@ -21,7 +21,7 @@ from telegram.ext import (
 from bot import handlers, metrics, replies
 from bot.errors import on_error
 from bot.ratelimit import RateLimiter
-from sentibot.settings import Settings, SettingsError
+from common.settings import Settings, SettingsError
 from worker import client, health
 from worker import metrics as worker_metrics
 from worker.connection import connect

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from common.settings import Settings
 from model.cli import positive_int
-from sentibot.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

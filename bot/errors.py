@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.metrics import ERROR_REPLIES
-from sentibot.errors import SentibotError
+from common.errors import SentibotError
 
 log = logging.getLogger(__name__)
 GENERIC = "Sorry, something went wrong on my side. Please try again in a moment."

@@ -26,9 +26,9 @@ from bot import metrics, replies
 from bot.errors import sentence_for
 from bot.ratelimit import RateLimiter
 from bot.retrain_args import BadRetrainArguments, parse_retrain_args
+from common.errors import SentibotError
+from common.settings import Settings
 from model.encoding import tokenize
-from sentibot.errors import SentibotError
-from sentibot.settings import Settings
 from worker import client, feedback, files, health
 from worker.errors import FeedbackLimit, JobFailed, NotFound, TrainingBusy
 

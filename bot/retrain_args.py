@@ -5,8 +5,8 @@ Pure, so it is tested without Telegram.
 
 from __future__ import annotations
 
+from common.errors import SentibotError
 from model.recipes import ARCHITECTURE_NAMES, TrainingPlan, plan
-from sentibot.errors import SentibotError
 
 LIMITS = {"epochs": (1, 50), "batch_size": (8, 4096)}
 YES = {"yes", "y", "true", "on", "1"}

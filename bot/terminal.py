@@ -12,9 +12,9 @@ import redis
 
 from bot import replies
 from bot.retrain_args import parse_retrain_args
+from common.errors import SentibotError
+from common.settings import Settings
 from model.encoding import tokenize
-from sentibot.errors import SentibotError
-from sentibot.settings import Settings
 from worker import client
 
 WHO = "the terminal"

@@ -8,10 +8,10 @@ import sys
 import time
 from pathlib import Path
 
+from common.settings import Settings
 from model import recipes
 from model.native_logs import load_tensorflow
 from model.recipes import ARCHITECTURE_NAMES
-from sentibot.settings import Settings
 
 
 def positive_int(low: int, high: int):

@@ -1,6 +1,6 @@
 """The model package's failures, each a sentence a person can act on."""
 
-from sentibot.errors import SentibotError
+from common.errors import SentibotError
 
 
 class ModelError(SentibotError):

@@ -11,8 +11,8 @@ import logging
 import os
 import sys
 
-from sentibot.errors import SentibotError
-from sentibot.settings import Settings, SettingsError
+from common.errors import SentibotError
+from common.settings import Settings, SettingsError
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import redis
 
+from common.errors import SentibotError
 from sentibot import processes
-from sentibot.errors import SentibotError
 
 
 def binary() -> str:

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot import replies
+from common.errors import SentibotError
+from common.settings import Settings
 from sentibot import processes
-from sentibot.errors import SentibotError
 from sentibot.redis_server import RedisServer
-from sentibot.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

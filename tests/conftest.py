@@ -110,7 +110,7 @@ def connection(redis_server):
 @pytest.fixture
 def worker_settings(tmp_path, imdb_dir, redis_server):
     """Settings a worker in these tests runs with."""
-    from sentibot.settings import Settings
+    from common.settings import Settings
 
     return Settings(home=tmp_path / "home", imdb_data=str(imdb_dir), redis_url=redis_server.url, min_accuracy=0.5)
 

@@ -7,8 +7,8 @@ import pytest
 from bot import replies
 from bot.ratelimit import RateLimiter
 from bot.retrain_args import BadRetrainArguments, parse_retrain_args
+from common.settings import Settings, SettingsError
 from model.recipes import TrainingPlan
-from sentibot.settings import Settings, SettingsError
 
 
 def test_retrain_defaults_come_from_the_architectures_recipe():
@@ -220,7 +220,7 @@ def test_the_dashboard_without_rq_dashboard_installed_says_what_to_install(monke
     """`sentibot up --dashboard` on a plain install: one sentence naming the extra."""
     import importlib.util
 
-    from sentibot.errors import SentibotError
+    from common.errors import SentibotError
     from sentibot.stack import dashboard_argv
 
     real = importlib.util.find_spec

@@ -1,10 +1,12 @@
 """The layers: imports run one way, top to bottom, and the product never imports bench/ or tests/.
 
-sentibot/cli.py, sentibot/stack.py   the composition root: may import everything below
-bot/                                 chat: Telegram and the terminal
-worker/                              queue: jobs, workers, the registry, the client
-model/                               data, encoding, architectures, training, bundles
-sentibot/settings.py, errors.py, redis_server.py, processes.py   ground: imports nothing above
+sentibot/   the root: the CLI, `up` and the processes it starts; may import everything below
+bot/        chat: Telegram and the terminal
+worker/     queue: jobs, workers, the registry, the client
+model/      data, encoding, architectures, training, bundles
+common/     ground: settings and errors; imports nothing above
+
+Each top-level package is one layer, so a module's package names its layer.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+LAYERS = {"sentibot": "root", "bot": "bot", "worker": "worker", "model": "model", "common": "ground"}
 RANK = {"root": 4, "bot": 3, "worker": 2, "model": 1, "ground": 0}
-ROOT_MODULES = {"sentibot.cli", "sentibot.stack", "sentibot.__init__"}
 
 
 def layer_of(module: str) -> str | None:
@@ -24,11 +26,7 @@ def layer_of(module: str) -> str | None:
     top = module.split(".")[0]
     if top in ("bench", "tests"):
         return top
-    if top in ("bot", "worker", "model"):
-        return top
-    if top == "sentibot":
-        return "root" if module in ROOT_MODULES or module == "sentibot" else "ground"
-    return None
+    return LAYERS.get(top)
 
 
 def imports_of(path: Path) -> list[tuple[int, str]]:
@@ -44,7 +42,7 @@ def imports_of(path: Path) -> list[tuple[int, str]]:
 
 
 def product_files() -> list[Path]:
-    return sorted(p for package in ("sentibot", "bot", "worker", "model") for p in (ROOT / package).rglob("*.py"))
+    return sorted(p for package in LAYERS for p in (ROOT / package).rglob("*.py"))
 
 
 def wrong_way(path: Path, root: Path = ROOT) -> list[str]:
@@ -71,10 +69,14 @@ def test_no_module_imports_a_higher_layer():
     ("source", "module", "caught"),
     [
         ("from bot import replies\n", "model/x.py", True),
-        ("def f():\n    from worker.client import score\n", "sentibot/settings.py", True),
+        ("def f():\n    from worker.client import score\n", "common/settings.py", True),
+        ("from sentibot import processes\n", "bot/app.py", True),
+        ("from sentibot.stack import up\n", "worker/run.py", True),
         ("import tests.conftest\n", "worker/x.py", True),
         ("from model.recipes import plan\n", "worker/x.py", False),
         ("from bot.terminal import run\n", "sentibot/stack.py", False),
+        ("from common.settings import Settings\n", "worker/run.py", False),
+        ("from common.settings import Settings\n", "worker/run.py", False),
     ],
 )
 def test_the_layer_check_catches_an_upward_import(tmp_path, source, module, caught):
@@ -83,3 +85,15 @@ def test_the_layer_check_catches_an_upward_import(tmp_path, source, module, caug
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(source)
     assert bool(wrong_way(path, root=tmp_path)) is caught
+
+
+def test_bot_worker_and_model_import_nothing_from_the_root():
+    """The root package (CLI, `up`, the processes it starts) is the top: nothing below names it."""
+    below = [p for package in ("bot", "worker", "model", "common") for p in (ROOT / package).rglob("*.py")]
+    found = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for path in below
+        for line, name in imports_of(path)
+        if name.split(".")[0] == "sentibot"
+    ]
+    assert not found, "the root imported from below:\n" + "\n".join(found)

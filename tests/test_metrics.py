@@ -87,7 +87,7 @@ def test_worker_and_bot_expose_what_they_did(connection, worker_settings, live_m
 
 def test_metrics_are_off_unless_asked_for():
     """METRICS_PORT unset means no listener; set, it is the port, on 127.0.0.1 unless METRICS_ADDRESS says."""
-    from sentibot.settings import Settings
+    from common.settings import Settings
 
     assert Settings.from_env({}).metrics_port == 0
     configured = Settings.from_env({"METRICS_PORT": "9100"})

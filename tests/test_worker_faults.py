@@ -233,7 +233,7 @@ def test_a_sigterm_before_rq_installs_its_handlers_still_stops_the_worker(worker
 
     script = (
         "import threading, time\n"
-        "from sentibot.settings import Settings\n"
+        "from common.settings import Settings\n"
         "from worker.connection import connect\n"
         "from worker.run import build_worker\n"
         f"settings = Settings(redis_url={worker_settings.redis_url!r})\n"

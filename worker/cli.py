@@ -7,8 +7,8 @@ import dataclasses
 import json
 from pathlib import Path
 
+from common.settings import Settings
 from model.cli import positive_int
-from sentibot.settings import Settings
 
 
 def _queues(raw: str) -> list[str]:

@@ -18,7 +18,7 @@ from typing import Any
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
-from sentibot.errors import SentibotError
+from common.errors import SentibotError
 from worker.jobs import JOBS, JobContext
 from worker.queues import FAILURE_META
 

@@ -1,6 +1,6 @@
 """Failures of the queue side, each with a message the bot can show as it is."""
 
-from sentibot.errors import SentibotError
+from common.errors import SentibotError
 
 
 class QueueUnavailable(SentibotError):

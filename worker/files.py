@@ -18,7 +18,7 @@ from pathlib import PurePath
 
 import redis
 
-from sentibot.errors import SentibotError
+from common.errors import SentibotError
 
 MAX_BYTES = 20 * 1024 * 1024  # Telegram's download limit for bots
 MAX_TEXT_CHARS = 20_000  # as for a single message

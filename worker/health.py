@@ -14,8 +14,8 @@ import socket
 
 import redis
 
+from common.settings import Settings
 from model.recipes import plan
-from sentibot.settings import Settings
 from worker import client, training
 from worker.errors import TrainingBusy
 from worker.reaper import alive_workers

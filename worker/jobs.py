@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import redis
 from rq.job import Job
 
-from sentibot.settings import Settings
+from common.settings import Settings
 from worker import feedback as user_feedback
 from worker import files, metrics, training
 from worker.model_cache import ModelCache

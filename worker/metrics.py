@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from sentibot.errors import SentibotError
+from common.errors import SentibotError
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import threading
 import redis
 from rq import Queue
 
-from sentibot.settings import Settings
+from common.settings import Settings
 from worker import health, metrics
 from worker.connection import connect, describe
 from worker.errors import ModelUnavailable

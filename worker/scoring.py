@@ -24,8 +24,8 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.serializers import JSONSerializer
 
-from sentibot.errors import SentibotError
-from sentibot.settings import Settings
+from common.errors import SentibotError
+from common.settings import Settings
 from worker import jobs, metrics
 from worker.dispatch import SentibotJob
 from worker.model_cache import ModelCache

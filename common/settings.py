@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sentibot.errors import SentibotError
+from common.errors import SentibotError
 
 
 class SettingsError(SentibotError, ValueError):
