@@ -1,20 +1,21 @@
 """Keras builders for the architectures named in ``model.recipes``; `tutorial` is the Keras IMDB model, exactly.
 
 Each builder takes the encoder (vocabulary, row width, layout) and returns a compiled model that
-reads (batch, maxlen) int ids and outputs P(positive). Add an architecture by writing a recipe and
-a builder under the same name.
+reads (batch, maxlen) int ids and outputs P(positive). Add an architecture by writing a builder here
+and a recipe in ``model.recipes`` that names it (``builder="build_<name>"``).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import keras
 import numpy as np
 from keras import layers, ops
 
-from model import minilm, pretrained, recipes
-from model.encoding import SEQUENCE, WORDPIECE, TextEncoder
+from model import minilm, recipes
+from model.encoding import TextEncoder
 
 EMBED_DIM = 32  # tutorial: size of each word vector
 HIDDEN = 16  # tutorial: units in each hidden Dense layer
@@ -110,7 +111,7 @@ def _compile(model: keras.Model, learning_rate: float = 0.001) -> keras.Model:
 
 def _ids(encoder: TextEncoder) -> keras.KerasTensor:
     """Sequence models read exactly maxlen positions; bag models read rows of any width."""
-    width = encoder.maxlen if encoder.layout == SEQUENCE else None
+    width = encoder.maxlen if encoder.fixed_width else None
     return keras.Input(shape=(width,), dtype="int32", name="ids")
 
 
@@ -198,40 +199,20 @@ def build_minilm(encoder: TextEncoder, config: minilm.BertConfig = minilm.MINILM
     return model
 
 
-ARCHITECTURES: dict[str, Callable[[TextEncoder], keras.Model]] = {
-    "tutorial": build_tutorial,
-    "pooled": build_pooled,
-    "fasttext": build_fasttext,
-    "nbsvm": build_nbsvm,
-    "glove": build_glove,
-    "lstm": build_lstm,
-    "minilm": build_minilm,
-}
-
-
-# Architectures whose weights start from statistics of the training data, like Keras's `adapt()`.
-ADAPTERS: dict[str, Callable[[keras.Model, Examples], None]] = {"nbsvm": adapt_nbsvm}
-
-
 def adapt(name: str, model: keras.Model, parts: Examples) -> None:
-    """Give the model what it learns from the training examples before fitting (nothing for most)."""
-    if name in ADAPTERS:
-        ADAPTERS[name](model, parts)
-
-
-def check(name: str) -> None:
-    """Raise :class:`UnknownArchitecture` unless ``name`` is registered."""
-    recipes.recipe(name)
+    """Give the model what it learns from the training examples before fitting (nothing for most), like
+    Keras's ``adapt()``: the recipe names the function here that does it."""
+    adapter = recipes.recipe(name).adapter
+    if adapter:
+        getattr(sys.modules[__name__], adapter)(model, parts)
 
 
 def default_encoder(name: str) -> TextEncoder:
     """An encoder with the recipe's settings and no vocabulary: enough to build and inspect a model."""
-    recipe = recipes.recipe(name)
-    tokenizer = pretrained.tokenizer_json() if recipe.layout == WORDPIECE else ""
-    return TextEncoder(words=(), tokenizer=tokenizer, **recipe.encoder_settings())
+    return TextEncoder.learn(recipes.recipe(name).encoder_settings())
 
 
 def build(name: str, encoder: TextEncoder | None = None) -> keras.Model:
     """The compiled model registered under ``name``, sized for ``encoder`` (the recipe's settings if None)."""
-    check(name)
-    return ARCHITECTURES[name](encoder or default_encoder(name))
+    builder: Callable[[TextEncoder], keras.Model] = getattr(sys.modules[__name__], recipes.recipe(name).builder)
+    return builder(encoder or default_encoder(name))

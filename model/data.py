@@ -20,8 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model import pretrained
-from model.encoding import ENCODING_VERSION, WORDPIECE, TextEncoder, build_vocabulary, tokenize
+from model.encoding import ENCODING_VERSION, TextEncoder, tokenize
 from model.errors import DatasetInvalid, DatasetNotFound, DatasetUnavailable
 from model.recipes import RECIPES, Recipe
 
@@ -192,12 +191,7 @@ def encode_raw(raw: RawImdb, recipe: Recipe, sentences: bool = False) -> tuple[n
 
     A pretrained encoder brings its own word pieces: nothing is learnt from the data for those.
     """
-    if recipe.layout == WORDPIECE:
-        encoder = TextEncoder(words=(), tokenizer=pretrained.tokenizer_json(), **recipe.encoder_settings())
-    else:
-        train_tokens = [tokenize(text) for text in raw.train_texts]
-        words = tuple(build_vocabulary(train_tokens, recipe.num_words))
-        encoder = TextEncoder(words=words, **recipe.encoder_settings())
+    encoder = TextEncoder.learn(recipe.encoder_settings(), raw.train_texts)
     x_train = encoder.encode(raw.train_texts)
     x_test = encoder.encode(raw.test_texts)
     sentence_texts, sentence_labels = sentence_examples(raw) if sentences else ([], [])

@@ -20,7 +20,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -30,8 +30,6 @@ NUM_WORDS = 10_000  # ids kept: the most frequent words, everything else is OOV
 MAXLEN = 500  # positions the model reads: the last 500 ids of a review
 MARKERS = {PAD: "<pad>", START: "<start>", OOV: "<unk>", UNUSED: "<unused>"}
 ENCODING_VERSION = 3  # bump when tokenize() or a layout changes, so cached arrays are rebuilt
-SEQUENCE, BAG, WORDPIECE = "sequence", "bag", "wordpiece"
-LAYOUTS = (SEQUENCE, BAG, WORDPIECE)
 # Word-piece rows are as wide as the longest row in the batch, rounded up to a multiple of this: few
 # traced shapes. Serving rounds to 16 (a one-line review at width 16 scores in ~11.5 ms here, at 32 in
 # ~13.5 ms); training batches are cut to multiples of 32 (fewer shapes to trace, each ~7 s).
@@ -111,6 +109,171 @@ class Encoded:
     truncated: bool  # True when the row could not hold all of the text
 
 
+# --- Layouts: how ids become a model row, one class each -----------------------------------------
+
+SEQUENCE, BAG, WORDPIECE = "sequence", "bag", "wordpiece"
+
+
+class Layout:
+    """The rules of one row layout; :class:`TextEncoder` asks its layout and never branches on the name."""
+
+    name: ClassVar[str]
+    settings: ClassVar[tuple[str, ...]] = ()  # recipe fields this layout's encoder also stores
+    fixed_width: ClassVar[bool] = True  # a model reads exactly ``maxlen`` positions (else rows of any width)
+    # Rows are padded at the end to the batch's longest row: training batches are cut to that width and
+    # serving compiles the forward pass once per width.
+    pads_to_longest: ClassVar[bool] = False
+
+    def vocabulary(self, encoder: TextEncoder) -> Any:
+        """What the encoder looks words up in (built once, when the encoder is made)."""
+        return {
+            word: rank + INDEX_FROM
+            for rank, word in enumerate(encoder.words, start=1)
+            if rank + INDEX_FROM < encoder.num_words
+        }
+
+    def analyse(self, encoder: TextEncoder, text: str) -> Encoded:
+        tokens = tokenize(text)
+        ids = [START] + [encoder._index.get(token, OOV) for token in tokens]
+        known = sum(1 for i in ids[1:] if i != OOV)
+        return Encoded(ids=ids, words=len(tokens), known=known, truncated=self.width_of(encoder, ids) > encoder.maxlen)
+
+    def width_of(self, encoder: TextEncoder, ids: Sequence[int]) -> int:
+        """Positions the ids take in a row, before it is cut to ``maxlen``."""
+        return len(ids)
+
+    def id_lists(self, encoder: TextEncoder, texts: Sequence[str]) -> list[list[int]]:
+        return [self.analyse(encoder, text).ids for text in texts]
+
+    def rows(self, encoder: TextEncoder, id_lists: Sequence[Sequence[int]], width: int | None) -> np.ndarray:
+        raise NotImplementedError
+
+    def read(self, encoder: TextEncoder, ids: list[int]) -> list[int]:
+        """The ids a model row keeps of a text's ids (what an explanation may leave out)."""
+        return ids
+
+    def input_dim(self, encoder: TextEncoder) -> int:
+        return encoder.num_words
+
+    def special_ids(self, encoder: TextEncoder) -> frozenset[int]:
+        return frozenset(MARKERS)
+
+    def word(self, encoder: TextEncoder, i: int) -> str:
+        if i in MARKERS:
+            return MARKERS[i]
+        rank = i - INDEX_FROM
+        return encoder.words[rank - 1] if 0 < rank <= len(encoder.words) else MARKERS[OOV]
+
+    def learn_words(self, texts: Sequence[str], num_words: int) -> tuple[str, ...]:
+        """The vocabulary a new encoder learns from the training texts."""
+        return tuple(build_vocabulary((tokenize(text) for text in texts), num_words))
+
+    def tokenizer(self) -> str:
+        """The word-piece tokenizer a new encoder brings (none: words come from the data)."""
+        return ""
+
+
+class SequenceLayout(Layout):
+    """The tutorial's: ids in order, padded and cut at the front like ``pad_sequences``'s defaults."""
+
+    name = SEQUENCE
+
+    def rows(self, encoder: TextEncoder, id_lists: Sequence[Sequence[int]], width: int | None) -> np.ndarray:
+        return pad_pre(id_lists, encoder.maxlen)  # always maxlen wide: the model reads fixed positions
+
+    def read(self, encoder: TextEncoder, ids: list[int]) -> list[int]:
+        return ids[-encoder.maxlen :]
+
+
+class BagLayout(Layout):
+    """fastText-style: distinct word ids and hashed n-gram ids, sorted, at the front of a row of any width."""
+
+    name = BAG
+    settings = ("buckets", "ngrams")
+    fixed_width = False
+
+    def width_of(self, encoder: TextEncoder, ids: Sequence[int]) -> int:
+        return len(encoder._bag(ids))
+
+    def rows(self, encoder: TextEncoder, id_lists: Sequence[Sequence[int]], width: int | None) -> np.ndarray:
+        width = min(width or encoder.maxlen, encoder.maxlen)
+        out = np.zeros((len(id_lists), width), dtype=np.int32)
+        for row, ids in enumerate(id_lists):
+            features = encoder._bag(ids)[:width]
+            out[row, : len(features)] = features
+        return out
+
+    def input_dim(self, encoder: TextEncoder) -> int:
+        return encoder.num_words + encoder.buckets
+
+
+class WordPieceLayout(Layout):
+    """The pretrained encoder's: its word pieces between [CLS] and [SEP], padded at the end."""
+
+    name = WORDPIECE
+    fixed_width = False
+    pads_to_longest = True
+
+    def vocabulary(self, encoder: TextEncoder) -> Any:
+        if not encoder.tokenizer:
+            raise ValueError("the wordpiece layout needs the tokenizer's JSON")
+        from tokenizers import Tokenizer
+
+        pieces = Tokenizer.from_str(encoder.tokenizer)
+        pieces.no_padding()  # rows are padded and cut here, the same way for one text or a batch
+        pieces.no_truncation()
+        return pieces
+
+    def analyse(self, encoder: TextEncoder, text: str) -> Encoded:
+        """Words are the pieces that start a word (not ``##…``, not punctuation); unknown ones are [UNK]."""
+        encoding = encoder._index.encode(text)
+        starts = [t for t in encoding.tokens[1:-1] if t == "[UNK]" or (not t.startswith("##") and _TOKEN.search(t))]
+        ids = cut_pieces(encoding.ids, encoder.maxlen)
+        known = sum(1 for t in starts if t != "[UNK]")
+        return Encoded(ids=ids, words=len(starts), known=known, truncated=len(encoding.ids) > len(ids))
+
+    def id_lists(self, encoder: TextEncoder, texts: Sequence[str]) -> list[list[int]]:
+        return [cut_pieces(e.ids, encoder.maxlen) for e in encoder._index.encode_batch(list(texts))]
+
+    def rows(self, encoder: TextEncoder, id_lists: Sequence[Sequence[int]], width: int | None) -> np.ndarray:
+        cap = min(width or encoder.maxlen, encoder.maxlen)
+        lists = [cut_pieces(ids, cap) for ids in id_lists]
+        return pad_post(lists, rounded_width(max(map(len, lists), default=0), cap))
+
+    def input_dim(self, encoder: TextEncoder) -> int:
+        return encoder._index.get_vocab_size()
+
+    def special_ids(self, encoder: TextEncoder) -> frozenset[int]:
+        names = ("[PAD]", "[CLS]", "[SEP]", "[UNK]")
+        return frozenset(i for i in map(encoder._index.token_to_id, names) if i is not None)
+
+    def word(self, encoder: TextEncoder, i: int) -> str:
+        return encoder._index.id_to_token(i) or MARKERS[OOV]
+
+    def learn_words(self, texts: Sequence[str], num_words: int) -> tuple[str, ...]:
+        return ()  # the pieces are the tokenizer's: nothing is learnt from the data
+
+    def tokenizer(self) -> str:
+        from model import pretrained
+
+        return pretrained.tokenizer_json()
+
+
+def cut_pieces(ids: Sequence[int], cap: int) -> list[int]:
+    """Word pieces cut to ``cap``: a longer text keeps its start and its closing [SEP]."""
+    return list(ids) if len(ids) <= cap else [*ids[: cap - 1], ids[-1]]
+
+
+LAYOUTS: dict[str, Layout] = {rules.name: rules for rules in (SequenceLayout(), BagLayout(), WordPieceLayout())}
+
+
+def layout_named(name: str) -> Layout:
+    """The layout registered under ``name``."""
+    if name not in LAYOUTS:
+        raise ValueError(f"layout must be one of {tuple(LAYOUTS)}, not {name!r}")
+    return LAYOUTS[name]
+
+
 @dataclass(frozen=True)
 class TextEncoder:
     """The vocabulary plus the id and layout rules; saved inside every model bundle."""
@@ -122,73 +285,50 @@ class TextEncoder:
     buckets: int = 0  # hashed n-gram buckets (bag layout only)
     ngrams: int = 2  # longest word run hashed into the buckets (bag layout only)
     tokenizer: str = field(default="", repr=False)  # the ``tokenizers`` JSON (wordpiece layout only)
-    _index: dict[str, int] = field(init=False, repr=False, compare=False)
-    _pieces: Any = field(init=False, repr=False, compare=False)
+    _rules: Layout = field(init=False, repr=False, compare=False)
+    _index: Any = field(init=False, repr=False, compare=False)  # word → id, or the word-piece tokenizer
 
     def __post_init__(self) -> None:
-        if self.layout not in LAYOUTS:
-            raise ValueError(f"layout must be one of {LAYOUTS}, not {self.layout!r}")
-        object.__setattr__(self, "_pieces", self._load_tokenizer())
-        index = {
-            word: rank + INDEX_FROM
-            for rank, word in enumerate(self.words, start=1)
-            if rank + INDEX_FROM < self.num_words
-        }
-        object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_rules", layout_named(self.layout))
+        object.__setattr__(self, "_index", self._rules.vocabulary(self))
 
-    def _load_tokenizer(self) -> Any:
-        if self.layout != WORDPIECE:
-            return None
-        if not self.tokenizer:
-            raise ValueError("the wordpiece layout needs the tokenizer's JSON")
-        from tokenizers import Tokenizer
+    @classmethod
+    def learn(cls, settings: dict, texts: Sequence[str] = ()) -> TextEncoder:
+        """A new encoder with ``settings`` (a recipe's): its vocabulary learnt from ``texts``, or its tokenizer's."""
+        rules = layout_named(settings.get("layout", SEQUENCE))
+        return cls(words=rules.learn_words(texts, settings["num_words"]), tokenizer=rules.tokenizer(), **settings)
 
-        pieces = Tokenizer.from_str(self.tokenizer)
-        pieces.no_padding()  # rows are padded and cut here, the same way for one text or a batch
-        pieces.no_truncation()
-        return pieces
+    @property
+    def fixed_width(self) -> bool:
+        """Whether a model reads exactly ``maxlen`` positions (else rows of any width)."""
+        return self._rules.fixed_width
+
+    @property
+    def pads_to_longest(self) -> bool:
+        """Rows padded at the end to the batch's longest: batches can be cut, shapes vary per batch."""
+        return self._rules.pads_to_longest
 
     @property
     def special_ids(self) -> frozenset[int]:
         """Ids that are markers, not words: never shown or left out by an explanation."""
-        if self.layout != WORDPIECE:
-            return frozenset({PAD, START, OOV, UNUSED})
-        names = ("[PAD]", "[CLS]", "[SEP]", "[UNK]")
-        return frozenset(i for i in map(self._pieces.token_to_id, names) if i is not None)
-
-    def _piece_ids(self, texts: Sequence[str]) -> list[list[int]]:
-        """Word pieces between [CLS] and [SEP]; a text longer than maxlen keeps its start (and its [SEP])."""
-        lists = [encoding.ids for encoding in self._pieces.encode_batch(list(texts))]
-        return [ids if len(ids) <= self.maxlen else [*ids[: self.maxlen - 1], ids[-1]] for ids in lists]
-
-    def _analyse_pieces(self, text: str) -> Encoded:
-        """Words are the pieces that start a word (not ``##…``, not punctuation); unknown ones are [UNK]."""
-        encoding = self._pieces.encode(text)
-        starts = [t for t in encoding.tokens[1:-1] if t == "[UNK]" or (not t.startswith("##") and _TOKEN.search(t))]
-        ids = self._piece_ids([text])[0]
-        known = sum(1 for t in starts if t != "[UNK]")
-        return Encoded(ids=ids, words=len(starts), known=known, truncated=len(encoding.ids) > len(ids))
+        return self._rules.special_ids(self)
 
     def analyse(self, text: str) -> Encoded:
         """Encode one text and count its words and known words."""
-        tokens = tokenize(text)
-        if self.layout == WORDPIECE:
-            return self._analyse_pieces(text)
-        ids = [START] + [self._index.get(token, OOV) for token in tokens]
-        known = sum(1 for i in ids[1:] if i != OOV)
-        width = len(ids) if self.layout == SEQUENCE else len(self._bag(ids))
-        return Encoded(ids=ids, words=len(tokens), known=known, truncated=width > self.maxlen)
+        return self._rules.analyse(self, text)
 
     def ids(self, text: str) -> list[int]:
         """Start marker followed by each word's id, unpadded."""
         return self.analyse(text).ids
 
+    def read_ids(self, text: str) -> list[int]:
+        """The ids of ``text`` that a model row holds (a sequence row keeps the last ``maxlen``)."""
+        return self._rules.read(self, self.ids(text))
+
     @property
     def input_dim(self) -> int:
         """Number of distinct ids a row can hold: the embedding's size."""
-        if self.layout == WORDPIECE:
-            return self._pieces.get_vocab_size()
-        return self.num_words + (self.buckets if self.layout == BAG else 0)
+        return self._rules.input_dim(self)
 
     def rows(self, id_lists: Sequence[Sequence[int]], width: int | None = None) -> np.ndarray:
         """A (len(id_lists), width) int32 array: the model's input for each id list.
@@ -197,39 +337,18 @@ class TextEncoder:
         how single sentences are stored and trained on cheaply; sequence rows are always maxlen wide.
         Word-piece rows are as wide as the longest list (rounded up), at most ``width``.
         """
-        if self.layout == SEQUENCE:
-            return pad_pre(id_lists, self.maxlen)
-        if self.layout == WORDPIECE:
-            cap = min(width or self.maxlen, self.maxlen)
-            lists = [ids if len(ids) <= cap else [*ids[: cap - 1], ids[-1]] for ids in id_lists]
-            return pad_post(lists, rounded_width(max(map(len, lists), default=0), cap))
-        width = min(width or self.maxlen, self.maxlen)
-        out = np.zeros((len(id_lists), width), dtype=np.int32)
-        for row, ids in enumerate(id_lists):
-            features = self._bag(ids)[:width]
-            out[row, : len(features)] = features
-        return out
+        return self._rules.rows(self, id_lists, width)
 
     def encode(self, texts: Sequence[str], width: int | None = None) -> np.ndarray:
         """The model's input rows for ``texts``."""
-        if self.layout == WORDPIECE:
-            return self.rows(self._piece_ids(texts), width)
-        return self.rows([self.ids(text) for text in texts], width)
+        return self.rows(self._rules.id_lists(self, texts), width)
 
     def _bag(self, ids: Sequence[int]) -> np.ndarray:
         return bag_features(ids, self.num_words, self.buckets, self.ngrams)
 
     def decode(self, ids: Iterable[int]) -> str:
         """Words for ids, like the tutorial's reverse word index; markers for pad/start/unknown."""
-        return " ".join(self._word(int(i)) for i in ids)
-
-    def _word(self, i: int) -> str:
-        if self.layout == WORDPIECE:
-            return self._pieces.id_to_token(i) or MARKERS[OOV]
-        if i in MARKERS:
-            return MARKERS[i]
-        rank = i - INDEX_FROM
-        return self.words[rank - 1] if 0 < rank <= len(self.words) else MARKERS[OOV]
+        return " ".join(self._rules.word(self, int(i)) for i in ids)
 
     def to_config(self) -> dict:
         """JSON-ready form, stored in bundles and caches."""
@@ -240,7 +359,7 @@ class TextEncoder:
             "buckets": self.buckets,
             "ngrams": self.ngrams,
             "words": list(self.words),
-        } | ({"tokenizer": self.tokenizer} if self.layout == WORDPIECE else {})
+        } | ({"tokenizer": self.tokenizer} if self.tokenizer else {})
 
     @classmethod
     def from_config(cls, config: dict) -> TextEncoder:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from model.encoding import SEQUENCE
 from model.predict import Predictor
 
 MAX_WORDS = 200  # distinct words examined at most
@@ -30,9 +29,7 @@ class WordEffect:
 def explain(predictor: Predictor, text: str, top: int = 5) -> list[WordEffect]:
     """The ``top`` words with the largest effect, strongest first; deterministic for a given model."""
     encoder = predictor.bundle.encoder
-    ids = encoder.ids(text)
-    if encoder.layout == SEQUENCE:
-        ids = ids[-encoder.maxlen :]  # the words the model reads
+    ids = encoder.read_ids(text)  # the words the model reads
     words = sorted(set(ids) - encoder.special_ids)[:MAX_WORDS]
     if not words:
         return []

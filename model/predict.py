@@ -8,7 +8,6 @@ import numpy as np
 
 from model.bundle import Bundle
 from model.calibration import with_temperature
-from model.encoding import WORDPIECE
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,7 @@ class Predictor:
 
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
-        self._compiled = CompiledForward(bundle.model) if bundle.encoder.layout == WORDPIECE else None
+        self._compiled = CompiledForward(bundle.model) if bundle.encoder.pads_to_longest else None
         for text in self.WARM_TEXTS:  # build (compile) the common shapes now, not on the first users' messages
             self.predict([text])
 

@@ -1,15 +1,15 @@
 """What each architecture reads and how it is trained by default, importable without TensorFlow.
 
-The bot validates `/retrain arch=...` against these names, :meth:`Recipe.resolve` fills in the
-defaults wherever a training is planned, and `model.architectures` holds the Keras builders for
-the same names (a test keeps the two in step).
+The bot validates `/retrain arch=...` against these names and :meth:`Recipe.resolve` fills in the
+defaults wherever a training is planned. Each recipe names its Keras builder (and, if it has one, its
+adapter) in `model.architectures`, which has no table of its own.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.encoding import BAG, MAXLEN, NUM_WORDS, SEQUENCE, WORDPIECE
+from model.encoding import BAG, MAXLEN, NUM_WORDS, SEQUENCE, WORDPIECE, layout_named
 from model.errors import UnknownArchitecture
 
 
@@ -47,6 +47,12 @@ class Recipe:
     test_sample: int = 0  # test reviews the final test accuracy is measured on (0 = all)
     pretrained: str = ""  # the pretrained encoder it starts from (its package is a dependency)
     decay_to_zero: bool = False  # learning rate: warm up over the first 10% of steps, then fall linearly to 0
+    builder: str = ""  # the function in model/architectures.py that builds it; "" = build_<name>
+    adapter: str = ""  # the function there that sets weights from the training rows before fitting, if any
+
+    def __post_init__(self) -> None:
+        if not self.builder:
+            object.__setattr__(self, "builder", f"build_{self.name}")
 
     def resolve(
         self,
@@ -65,11 +71,9 @@ class Recipe:
         )
 
     def encoder_settings(self) -> dict:
-        """Keyword arguments for :class:`model.encoding.TextEncoder` (all but the words)."""
-        settings = {"num_words": self.num_words, "maxlen": self.maxlen, "layout": self.layout}
-        if self.layout == WORDPIECE:
-            return settings
-        return settings | ({"buckets": self.buckets, "ngrams": self.ngrams} if self.layout == BAG else {})
+        """Keyword arguments for :class:`model.encoding.TextEncoder` (all but the words and tokenizer)."""
+        own = {name: getattr(self, name) for name in layout_named(self.layout).settings}
+        return {"num_words": self.num_words, "maxlen": self.maxlen, "layout": self.layout} | own
 
 
 # What the two bag models share: a wider vocabulary, short training with small batches.
@@ -93,6 +97,7 @@ RECIPES: dict[str, Recipe] = {
             maxlen=2500,
             buckets=2**22,
             ngrams=3,
+            adapter="adapt_nbsvm",  # its NB ratios are counted on the training rows
             **_BAG_MODEL,
         ),
         Recipe(

@@ -21,7 +21,7 @@ import tensorflow as tf
 from model import architectures, bundle, pretrained, recipes
 from model.calibration import expected_calibration_error, fit_temperature, with_temperature
 from model.data import EncodedImdb
-from model.encoding import WORDPIECE, rounded_width
+from model.encoding import rounded_width
 from model.evaluation import load_short_reviews
 
 SEED = 1337  # fixed so two runs agree
@@ -326,7 +326,7 @@ def fit(
     each of its examples counting ``weight`` times.
     """
     recipe = recipe or recipes.Recipe(model.name)
-    trim = data.encoder.layout == WORDPIECE
+    trim = data.encoder.pads_to_longest
     progress = _Progress(epochs, on_epoch, should_stop, on_batch)
     validation = _evaluation_data(data, recipe.validation_sample, batch_size, trim)
     common = {"epochs": epochs, "validation_data": validation, "callbacks": [progress]}
@@ -374,7 +374,7 @@ def evaluate(
     on_stage: Callable[[str], None] | None = None,
 ) -> tuple[float, float]:
     """(loss, accuracy) on the test split, or on a fixed sample of ``size`` test reviews."""
-    trim = data.encoder.layout == WORDPIECE
+    trim = data.encoder.pads_to_longest
     batch_size = 64 if trim else batch_size  # a transformer's attention grows with the batch: keep it small
     evaluation = _evaluation_data(data, size, batch_size, trim)
     reviews = min(len(data.y_test), size or len(data.y_test))
@@ -397,7 +397,7 @@ def calibrate(
     sentence of a positive review is labelled positive) raised the ECE on IMDB test from 0.010 to
     0.027 and on the short dev split from 0.043 to 0.053, so the dev check matters.
     """
-    trim = data.encoder.layout == WORDPIECE
+    trim = data.encoder.pads_to_longest
     parts = [
         held_out(data.x_train, data.y_train, recipe.review_sample, CALIBRATION_REVIEWS),
         held_out(data.x_sentences, data.y_sentences, recipe.sentence_sample, CALIBRATION_SENTENCES),
@@ -469,7 +469,7 @@ def train(
         seconds["calibrate"] = round(time.perf_counter() - started, 3)
         outcome.short_dev_accuracy = round(float(np.mean((dev_scores >= 0.5) == (dev_labels == 1))), 4)
         if extra is not None:
-            hits = _scores(model, extra.x, data.encoder.layout == WORDPIECE) >= 0.5
+            hits = _scores(model, extra.x, data.encoder.pads_to_longest) >= 0.5
             outcome.feedback = {
                 "examples": len(extra.y),
                 "weight": extra.weight,
@@ -490,7 +490,7 @@ def short_dev_scores(model: keras.Model, data: EncodedImdb) -> tuple[np.ndarray,
     """The model's scores and the labels of the short dev split: the gate reads its accuracy, the
     calibration check its ECE."""
     dev = load_short_reviews("dev")
-    scores = _scores(model, data.encoder.encode([e.text for e in dev]), data.encoder.layout == WORDPIECE)
+    scores = _scores(model, data.encoder.encode([e.text for e in dev]), data.encoder.pads_to_longest)
     return scores, np.array([e.label for e in dev])
 
 

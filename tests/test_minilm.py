@@ -28,10 +28,8 @@ REFERENCE = Path(__file__).parent / "data" / "minilm_onnx_int8_reference.npz"
 @pytest.fixture
 def tiny_minilm(monkeypatch: pytest.MonkeyPatch):
     """The `minilm` architecture built at a tiny size from random weights (same layers, same training code)."""
-    monkeypatch.setitem(
-        architectures.ARCHITECTURES,
-        "minilm",
-        functools.partial(architectures.build_minilm, config=TINY, pretrained=False),
+    monkeypatch.setattr(
+        architectures, "build_minilm", functools.partial(architectures.build_minilm, config=TINY, pretrained=False)
     )
     # a few examples per epoch so the test stays quick, still one pass served as several epochs
     small = dataclasses.replace(
