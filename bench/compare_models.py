@@ -60,7 +60,7 @@ def measure(spec: str, data_path: str, cache_dir: Path, imdb_sample: int) -> dic
     started = time.perf_counter()
     data = load_imdb(data_path, cache_dir, recipes.recipe(name), plan.sentences)
     encode_s = time.perf_counter() - started
-    outcome = train.train(data, name, plan.epochs, plan.batch_size, verbose=0)
+    outcome = train.train(data, plan, verbose=0)
     made = train.make_bundle(outcome, data)
     row = score(made, data, imdb_sample)
     return {**row, "arch": spec, "encode s": round(encode_s, 1), "sentence_examples": outcome.sentences}
@@ -79,7 +79,7 @@ def measure_bundle(path: Path, data_path: str, cache_dir: Path, imdb_sample: int
 
 def score(made, data, imdb_sample: int) -> dict:
     """Every column but the name: accuracy, intervals, calibration, size and speed of one bundle."""
-    from model import bundle, train
+    from model import batches, bundle
     from model.calibration import expected_calibration_error, with_temperature
     from model.evaluation import interval95, latency_ms, load_short_reviews
     from model.predict import Predictor
@@ -89,7 +89,7 @@ def score(made, data, imdb_sample: int) -> dict:
     def scores_of(x):  # the model's own scores, before the bundle's temperature
         return np.concatenate([predictor.raw_scores(x[i : i + 64]) for i in range(0, len(x), 64)])
 
-    x_test, y_test = train.sample(data.x_test, data.y_test, imdb_sample)
+    x_test, y_test = batches.sample(data.x_test, data.y_test, imdb_sample)
     imdb = scores_of(x_test)
     calibration = made.meta.get("calibration") or {}
     temperature = float(calibration.get("fitted") or predictor.temperature)

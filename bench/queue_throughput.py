@@ -175,9 +175,10 @@ def main() -> None:
                     if env["IMDB_DATA"]:
                         trainer = start_workers(env, 1, "train", "bench-trainer")
                         try:
+                            from model.recipes import plan
                             from worker import training
 
-                            training.start(connection, "tutorial", 5, 128, requested_by="bench")
+                            training.start(connection, plan("tutorial", 5, 128), "bench", 3600)
                             wait_for(
                                 lambda: (
                                     (training.running(connection) or {}).get("progress", {}).get("stage") == "training"

@@ -26,6 +26,7 @@ def main() -> None:
     from common.settings import Settings
     from model import recipes, train
     from model.data import load_imdb
+    from model.progress import TrainingProgress
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=os.environ.get("IMDB_DATA") or str(DEFAULT_DATA))
@@ -43,7 +44,7 @@ def main() -> None:
     mark = time.perf_counter()
     model = train.build_model(args.arch, data)
     recipe = recipes.recipe(args.arch)
-    history, _ = train.fit(model, data, plan.epochs, plan.batch_size, verbose=2, recipe=recipe)
+    history, _ = train.fit(model, data, plan, TrainingProgress(), verbose=2)
     times["fit"] = time.perf_counter() - mark
     mark = time.perf_counter()
     loss, accuracy = train.evaluate(model, data, size=recipe.test_sample)

@@ -18,7 +18,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot import handlers, metrics, replies
+from bot import files, info, metrics, replies, reviews, training
+from bot.chat import Deps
 from bot.errors import on_error
 from bot.ratelimit import RateLimiter
 from common.settings import Settings, SettingsError
@@ -97,28 +98,28 @@ def build_application(settings: Settings) -> Application:
         .post_init(post_init)
         .build()
     )
-    application.bot_data["deps"] = handlers.Deps(
+    application.bot_data["deps"] = Deps(
         settings=settings,
         connection=connect(settings.redis_url),
         aconnection=client.connect_async(settings.redis_url),
         limiter=RateLimiter(settings.rate_limit_per_minute),
     )
     application.add_handler(TypeHandler(Update, metrics.count_update), group=-1)
-    application.add_handler(CommandHandler("start", handlers.start))
-    application.add_handler(CommandHandler("help", handlers.help_command))
-    application.add_handler(CommandHandler("model", handlers.model_command))
-    application.add_handler(CommandHandler("status", handlers.status_command))
-    application.add_handler(CommandHandler("retrain", handlers.retrain))
-    application.add_handler(CommandHandler("cancel", handlers.cancel))
-    application.add_handler(CommandHandler("forget", handlers.forget_command))
-    application.add_handler(CommandHandler("feedback", handlers.feedback_command))
-    application.add_handler(CallbackQueryHandler(handlers.cancel_answer, pattern=r"^cancel:"))
-    application.add_handler(CallbackQueryHandler(handlers.why_answer, pattern=r"^why:"))
-    application.add_handler(CallbackQueryHandler(handlers.rate_answer, pattern=r"^rate:"))
-    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, handlers.score_review))
-    application.add_handler(MessageHandler(filters.COMMAND, handlers.unknown_command))
-    application.add_handler(MessageHandler(filters.Document.ALL, handlers.score_file))
-    application.add_handler(MessageHandler(filters.ALL, handlers.not_text))
+    application.add_handler(CommandHandler("start", info.start))
+    application.add_handler(CommandHandler("help", info.help_command))
+    application.add_handler(CommandHandler("model", info.model_command))
+    application.add_handler(CommandHandler("status", info.status_command))
+    application.add_handler(CommandHandler("retrain", training.retrain))
+    application.add_handler(CommandHandler("cancel", training.cancel))
+    application.add_handler(CommandHandler("forget", info.forget_command))
+    application.add_handler(CommandHandler("feedback", info.feedback_command))
+    application.add_handler(CallbackQueryHandler(training.cancel_answer, pattern=r"^cancel:"))
+    application.add_handler(CallbackQueryHandler(reviews.why_answer, pattern=r"^why:"))
+    application.add_handler(CallbackQueryHandler(reviews.rate_answer, pattern=r"^rate:"))
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, reviews.score_review))
+    application.add_handler(MessageHandler(filters.COMMAND, info.unknown_command))
+    application.add_handler(MessageHandler(filters.Document.ALL, files.score_file))
+    application.add_handler(MessageHandler(filters.ALL, info.not_text))
     application.add_error_handler(on_error)
     return application
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from worker.queues import MAX_TEXT_CHARS
+
 if TYPE_CHECKING:
     from model.recipes import TrainingPlan
 
@@ -37,8 +39,25 @@ COMMANDS = [
 QUEUE_SLOW = "the queue did not take the review in time; please try again in a moment."
 NOT_TEXT = "I can only score text. Send me the review as a text message."
 NO_WORDS = "There are no words in that message for me to judge. Send me a review in words."
-MAX_CHARS = 20_000  # longer messages are refused before queueing (Telegram itself caps at 4,096)
 BAR_WIDTH = 20
+TOO_LONG = f"That is too long for me: please send at most {MAX_TEXT_CHARS:,} characters."
+NOT_SCORED = "I couldn't score that: {why}"
+NOT_EXPLAINED = "I couldn't explain that verdict: {why}"
+NOT_STORED = "I couldn't store that: {why}"
+FILE_NOT_SCORED = "I couldn't score that file: {why}"
+FILE_ABANDONED = "no worker finished it in time: the service is busy or no scoring worker is running."
+HISTOGRAM_CAPTION = "How the scores spread (P(positive))"
+CHART_CAPTION = "Accuracy and loss per epoch"
+WHY_BUTTON = "Why?"
+RATE_BUTTONS = ("👍", "👎")
+MIXED_BUTTONS = ("It's positive", "It's negative")
+NO_TRAINING = "No training is running."
+TRAINING_BUSY = "{busy} Use /cancel to stop it."
+CANCEL_BUTTONS = ("Yes, stop it", "No, keep going")
+CANCEL_ONLY_ADMINS = "Only the bot's admins can cancel a training."
+CANCEL_KEPT = "OK, the training goes on."
+CANCEL_GONE = "That training is no longer running."
+CANCELLING = "Cancelling {job_id}: it stops after the current batch."
 
 
 FEEDBACK_THANKS = "Thanks! I'll learn from that."
@@ -46,6 +65,37 @@ FEEDBACK_AGAIN = "Noted (you had rated this one already)."
 FEEDBACK_UNKNOWN = "That button doesn't work any more: send the review again and rate the new verdict."
 FEEDBACK_EXPIRED = "I no longer have that review (I keep them for a day), so I couldn't store your rating."
 WHY_EXPIRED = "I no longer have that review (I keep them for a day). Send it again and tap Why? under the new verdict."
+
+
+def greeting() -> str:
+    """/start's answer."""
+    return "Hi! " + HELP
+
+
+def admins_only(action: str) -> str:
+    """A non-admin asked for something only admins may do."""
+    return f"Sorry, only the bot's admins can {action}."
+
+
+def slow_down(per_minute: int, retry_after_s: int) -> str:
+    """Past the per-user rate limit."""
+    return f"Slow down a little: at most {per_minute} reviews a minute. Try again in {retry_after_s} s."
+
+
+def slow_down_short(retry_after_s: int) -> str:
+    """Past the rate limit, in a button's short answer."""
+    return f"Slow down a little: try again in {retry_after_s} s."
+
+
+def unknown_command(command: str) -> str:
+    """A command the bot does not have (long ones cut)."""
+    shown = command if len(command) <= 32 else command[:31] + "…"
+    return f"I don't know {shown}. Send /help to see what I can do."
+
+
+def cancel_question(job_id: str, requested_by: str, summary: str) -> str:
+    """/cancel asks before it stops a training."""
+    return f"Stop training {job_id} by {requested_by} ({summary})?"
 
 
 def explanation(result: dict) -> str:
@@ -98,7 +148,7 @@ def file_summary(result: dict) -> str:
     return "\n".join(lines)
 
 
-def verdict(result: dict, mixed: tuple[float, float] = (0.4, 0.6)) -> str:
+def verdict(result: dict, mixed: tuple[float, float]) -> str:
     """'Positive (94%)', or 'Mixed / not sure (55% positive)' inside the ``mixed`` band, plus what the reader
     should know about how it was read."""
     label, score = result["label"], result["score"]

@@ -6,9 +6,8 @@ Pure, so it is tested without Telegram.
 from __future__ import annotations
 
 from common.errors import SentibotError
-from model.recipes import ARCHITECTURE_NAMES, TrainingPlan, plan
+from model.recipes import ARCHITECTURE_NAMES, LIMITS, TrainingPlan, plan
 
-LIMITS = {"epochs": (1, 50), "batch_size": (8, 4096)}
 YES = {"yes", "y", "true", "on", "1"}
 NO = {"no", "n", "false", "off", "0"}
 USAGE = "Use /retrain [arch=NAME] [epochs=N] [batch_size=N] [sentences=yes|no] [feedback=yes|no]."
@@ -37,7 +36,7 @@ def _switch(key: str, raw: str) -> bool:
     raise BadRetrainArguments(f"{key} must be yes or no, not {raw!r}.")
 
 
-def parse_retrain_args(args: list[str], default_arch: str = "tutorial") -> TrainingPlan:
+def parse_retrain_args(args: list[str], default_arch: str) -> TrainingPlan:
     """`["epochs=3", "arch=tutorial"]` → TrainingPlan, recipe defaults filled in; raises BadRetrainArguments."""
     values: dict[str, int | str | bool] = {}
     for arg in args:

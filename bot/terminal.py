@@ -53,7 +53,7 @@ def answer(
             say(replies.status(*client.service_status(connection)))
         elif command == "/retrain":
             plan = parse_retrain_args(rest.split(), settings.default_arch)
-            job_id = client.start_training(connection, plan, WHO, None, settings.train_timeout_s)
+            job_id = client.start_training(connection, plan, WHO, settings.train_timeout_s)
             say(replies.training_queued(job_id, plan))
             show_training(connection, job_id, plan.epochs, settings.home / "charts", say)
         elif command == "/cancel":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -61,3 +62,34 @@ def fit_temperature(scores: Sequence[float], labels: Sequence[int]) -> float:
         else:
             low = a
     return round(math.exp((low + high) / 2), 4)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The temperature fitted on held-out training examples, and whether serving uses it."""
+
+    fitted: float = 1.0  # T that minimises log loss on the held-out examples
+    examples: int = 0  # held-out examples it was fitted on (0: the recipe trains on everything)
+    dev_ece: tuple[float, float] = (0.0, 0.0)  # ECE on the short dev split without, with T
+    applied: float = 1.0  # fitted if it lowered the dev ECE, else 1 (chosen on dev, never on test)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def calibrate(
+    held_scores: np.ndarray, held_labels: np.ndarray, dev_scores: np.ndarray, dev_labels: np.ndarray
+) -> Calibration:
+    """T fitted on held-out training examples; applied only if it lowers the ECE on the short dev split.
+
+    Only recipes that train on a sample have such examples; the others keep T = 1. Measured on the
+    first minilm: T = 1.16 from the held-out examples (their sentence labels are noisy: a neutral
+    sentence of a positive review is labelled positive) raised the ECE on IMDB test from 0.010 to
+    0.027 and on the short dev split from 0.043 to 0.053, so the dev check matters.
+    """
+    if not len(held_labels):
+        return Calibration()
+    fitted = fit_temperature(held_scores, held_labels)
+    before = expected_calibration_error(dev_scores, dev_labels)
+    after = expected_calibration_error(with_temperature(dev_scores, fitted), dev_labels)
+    return Calibration(fitted, len(held_labels), (round(before, 4), round(after, 4)), fitted if after < before else 1.0)

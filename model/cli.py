@@ -34,8 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser("train", help="train a model on IMDB and save it as a bundle")
     train.add_argument("--data", help="aclImdb folder or .tar.gz, or 'keras' (default: IMDB_DATA, else keras)")
     train.add_argument("--arch", help=f"one of {', '.join(ARCHITECTURE_NAMES)} (default: DEFAULT_ARCH)")
-    train.add_argument("--epochs", type=positive_int(1, 100), help="default: the architecture's")
-    train.add_argument("--batch-size", type=positive_int(1, 8192), help="default: the architecture's")
+    train.add_argument("--epochs", type=positive_int(*recipes.LIMITS["epochs"]), help="default: the architecture's")
+    train.add_argument(
+        "--batch-size", type=positive_int(*recipes.LIMITS["batch_size"]), help="default: the architecture's"
+    )
     train.add_argument(
         "--sentences",
         action=argparse.BooleanOptionalAction,
@@ -97,7 +99,7 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
         f"and {len(data.y_test)} test reviews in {load_seconds:.1f} s."
     )
     verbose = 1 if sys.stdout.isatty() else 2
-    outcome = train.train(data, arch, plan.epochs, plan.batch_size, args.seed, verbose=verbose, feedback=taught)
+    outcome = train.train(data, plan, args.seed, verbose=verbose, feedback=taught)
     out_dir = args.out or settings.bundle_dir
     made, path = train.save_bundle(outcome, data, out_dir)
     chart_path = path.with_suffix(".png")

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
+
+from model.encoding import TextEncoder
 from model.predict import Predictor
 
 SHORT_REVIEWS = Path(str(resources.files("model") / "short_reviews.tsv"))
@@ -78,3 +81,13 @@ def latency_ms(predictor: Predictor, texts: list[str], repeats: int = 200) -> fl
         predictor.predict([texts[i % len(texts)]])
         timings.append((time.perf_counter() - started) * 1000)
     return statistics.median(timings)
+
+
+def short_dev_scores(model, encoder: TextEncoder) -> tuple[np.ndarray, np.ndarray]:
+    """A Keras model's scores and the labels of the short dev split: the gate reads its accuracy, the
+    calibration check its ECE."""
+    from model.batches import scores
+
+    dev = load_short_reviews("dev")
+    found = scores(model, encoder.encode([e.text for e in dev]), encoder.pads_to_longest)
+    return found, np.array([e.label for e in dev])

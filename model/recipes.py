@@ -7,21 +7,49 @@ adapter) in `model.architectures`, which has no table of its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 
 from model.encoding import BAG, MAXLEN, NUM_WORDS, SEQUENCE, WORDPIECE, layout_named
 from model.errors import UnknownArchitecture
 
+# What a person may ask of a training (`/retrain`, `sentibot train`): one rule for every front end.
+LIMITS = {"epochs": (1, 50), "batch_size": (8, 4096)}
+
 
 @dataclass(frozen=True)
 class TrainingPlan:
-    """A training's settings with every default filled in: what the bot, the CLI and the job agree on."""
+    """A training's settings with every default filled in: resolved once where it is asked for, then
+    passed whole (as one JSON object on the queue) to the job and to :func:`model.train.train`."""
 
     arch: str
     epochs: int
     batch_size: int
     sentences: bool
     feedback: bool = False  # also train on what users taught the bot with 👍/👎
+
+    def to_dict(self) -> dict:
+        """JSON-ready form: the training job's one argument besides who asked."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> TrainingPlan:
+        """Inverse of :meth:`to_dict`; an unknown architecture raises UnknownArchitecture, a field of the
+        wrong type ValueError (a job written by hand into Redis is not trusted)."""
+        names = {f.name for f in fields(cls)}
+        if (
+            not isinstance(raw, dict)
+            or set(raw) - names
+            or not {"arch", "epochs", "batch_size", "sentences"} <= set(raw)
+        ):
+            raise ValueError(f"a training plan has exactly the fields {sorted(names)}")
+        recipe(str(raw["arch"]))
+        types = {"arch": str, "epochs": int, "batch_size": int, "sentences": bool, "feedback": bool}
+        for name, kind in types.items():
+            if name in raw and type(raw[name]) is not kind:
+                raise ValueError(f"a training plan's {name} must be {kind.__name__}, not {raw[name]!r}")
+        if raw["epochs"] < 1 or raw["batch_size"] < 1:
+            raise ValueError("a training plan needs at least one epoch and one example a batch")
+        return cls(**raw)
 
 
 @dataclass(frozen=True)

@@ -55,8 +55,9 @@ def tiny_data(imdb_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 def trained(tiny_data):
     """A tutorial model trained on the generated reviews (a few seconds)."""
     from model import train
+    from model.recipes import plan
 
-    return train.train(tiny_data, "tutorial", epochs=TINY_EPOCHS, batch_size=32, seed=1)
+    return train.train(tiny_data, plan("tutorial", TINY_EPOCHS, 32), seed=1)
 
 
 @pytest.fixture(scope="session")
@@ -172,8 +173,9 @@ def fasttext_data(imdb_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 def fasttext_bundle(fasttext_data, tmp_path_factory: pytest.TempPathFactory):
     """A fastText model trained on the generated reviews and their sentences, saved and loaded back."""
     from model import bundle, train
+    from model.recipes import plan
 
-    outcome = train.train(fasttext_data, "fasttext", epochs=3, seed=1)
+    outcome = train.train(fasttext_data, plan("fasttext", 3), seed=1)
     _, path = train.save_bundle(outcome, fasttext_data, tmp_path_factory.mktemp("bundles"))
     return bundle.load(path)
 

@@ -81,3 +81,28 @@ def make_tarball(folder: Path, path: Path) -> Path:
     with tarfile.open(path, "w:gz") as tar:
         tar.add(folder, arcname="aclImdb")
     return path
+
+
+def recorded_progress(stop: bool = False):
+    """A training listener that keeps everything it hears; with ``stop``, it asks the run to stop."""
+    from model.progress import TrainingProgress
+
+    class Recorded(TrainingProgress):
+        def __init__(self) -> None:
+            self.stages: list[str] = []
+            self.batches: list[tuple[int, int, int]] = []
+            self.epochs: list = []
+
+        def stage(self, name: str) -> None:
+            self.stages.append(name)
+
+        def batch(self, epoch: int, done: int, batches: int) -> None:
+            self.batches.append((epoch, done, batches))
+
+        def epoch(self, report) -> None:
+            self.epochs.append(report)
+
+        def should_stop(self) -> bool:
+            return stop
+
+    return Recorded()

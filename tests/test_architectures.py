@@ -123,7 +123,7 @@ def test_nbsvm_is_adapted_to_the_training_rows(nbsvm_data):
     from model import bundle, train
     from model.predict import Predictor
 
-    outcome = train.train(nbsvm_data, "nbsvm", epochs=2, seed=1)
+    outcome = train.train(nbsvm_data, recipes.plan("nbsvm", 2), seed=1)
     ratios = outcome.model.get_layer("nb_linear").r.numpy()
     expected = architectures.nb_ratios(
         [(nbsvm_data.x_train, nbsvm_data.y_train), (nbsvm_data.x_sentences, nbsvm_data.y_sentences)], len(ratios)

@@ -10,20 +10,24 @@ from bot.retrain_args import BadRetrainArguments, parse_retrain_args
 from common.settings import Settings, SettingsError
 from model.recipes import TrainingPlan
 
+BAND = Settings().mixed_band  # the default Mixed band, from the one place that sets it
+
 
 def test_retrain_defaults_come_from_the_architectures_recipe():
     """No arguments: the default architecture with its own epochs, batch size and sentence switch."""
-    assert parse_retrain_args([]) == TrainingPlan(arch="tutorial", epochs=5, batch_size=128, sentences=False)
+    assert parse_retrain_args([], "tutorial") == TrainingPlan(
+        arch="tutorial", epochs=5, batch_size=128, sentences=False
+    )
     assert parse_retrain_args([], "fasttext") == TrainingPlan("fasttext", 2, 64, False)
     assert parse_retrain_args(["arch=tutorial"], "fasttext") == TrainingPlan("tutorial", 5, 128, False)
 
 
 def test_retrain_arguments_are_parsed():
     """key=value pairs in any order; dashes allowed for underscores; yes/no switches."""
-    parsed = parse_retrain_args(["batch-size=64", "epochs=2", "arch=pooled", "sentences=yes"])
+    parsed = parse_retrain_args(["batch-size=64", "epochs=2", "arch=pooled", "sentences=yes"], "tutorial")
     assert parsed == TrainingPlan("pooled", 2, 64, True)
-    assert not parse_retrain_args(["sentences=off"]).sentences
-    assert parse_retrain_args(["feedback=yes"]).feedback and not parse_retrain_args([]).feedback
+    assert not parse_retrain_args(["sentences=off"], "tutorial").sentences
+    assert parse_retrain_args(["feedback=yes"], "tutorial").feedback and not parse_retrain_args([], "tutorial").feedback
 
 
 @pytest.mark.parametrize(
@@ -42,7 +46,7 @@ def test_retrain_arguments_are_parsed():
 def test_bad_retrain_arguments_name_the_problem(args, message):
     """Every mistake is a specific sentence."""
     with pytest.raises(BadRetrainArguments, match=message):
-        parse_retrain_args(args)
+        parse_retrain_args(args, "tutorial")
 
 
 def test_rate_limiter_allows_the_limit_per_window():
@@ -57,10 +61,10 @@ def test_rate_limiter_allows_the_limit_per_window():
 
 def test_verdict_text():
     """Confidence is of the chosen label; cut and unknown texts say so."""
-    assert replies.verdict({"label": "positive", "score": 0.94}) == "Positive (94%)"
-    assert replies.verdict({"label": "negative", "score": 0.1}) == "Negative (90%)"
-    assert "reads only part" in replies.verdict({"label": "negative", "score": 0.1, "truncated": True})
-    assert "guess" in replies.verdict({"label": "negative", "score": 0.4, "known": 0})
+    assert replies.verdict({"label": "positive", "score": 0.94}, BAND) == "Positive (94%)"
+    assert replies.verdict({"label": "negative", "score": 0.1}, BAND) == "Negative (90%)"
+    assert "reads only part" in replies.verdict({"label": "negative", "score": 0.1, "truncated": True}, BAND)
+    assert "guess" in replies.verdict({"label": "negative", "score": 0.4, "known": 0}, BAND)
 
 
 def test_the_rate_limiter_forgets_idle_users():
@@ -134,14 +138,15 @@ def test_the_bot_modules_do_not_import_tensorflow():
     import subprocess
     import sys
 
-    code = "import sys, bot.app, bot.handlers; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    code = "import sys, bot.app; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False False"
 
 
 def test_a_rated_button_goes_and_the_others_stay():
     """Tapping Why? leaves 👍/👎, rating leaves Why?; a confident verdict gets 👍/👎, a mixed one asks."""
-    from bot.handlers import verdict_buttons, without_buttons
+    from bot.chat import without_buttons
+    from bot.reviews import verdict_buttons
 
     confident = verdict_buttons("k", {"label": "positive", "score": 0.9}, (0.4, 0.6))
     assert [(b.text, b.callback_data) for b in confident.inline_keyboard[0]] == [
@@ -195,9 +200,9 @@ def test_training_report_says_whether_it_went_live_and_why():
 
 def test_a_score_near_the_middle_is_mixed_not_a_verdict():
     """Between MIXED_LOW and MIXED_HIGH the reply says how positive it is instead of a confident label."""
-    assert replies.verdict({"label": "positive", "score": 0.55}).startswith("Mixed / not sure (55% positive)")
-    assert replies.verdict({"label": "negative", "score": 0.41}).startswith("Mixed / not sure (41% positive)")
-    assert replies.verdict({"label": "positive", "score": 0.61}).startswith("Positive (61%)")
+    assert replies.verdict({"label": "positive", "score": 0.55}, BAND).startswith("Mixed / not sure (55% positive)")
+    assert replies.verdict({"label": "negative", "score": 0.41}, BAND).startswith("Mixed / not sure (41% positive)")
+    assert replies.verdict({"label": "positive", "score": 0.61}, BAND).startswith("Positive (61%)")
     assert replies.verdict({"label": "positive", "score": 0.55}, (0.5, 0.5)).startswith("Positive (55%)")
     with pytest.raises(SettingsError, match="MIXED_LOW"):
         Settings.from_env({"MIXED_LOW": "0.7"})

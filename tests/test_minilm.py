@@ -20,6 +20,7 @@ from model.data import load_imdb
 from model.encoding import WORDPIECE, TextEncoder
 from model.errors import PretrainedMissing
 from model.predict import Predictor
+from tests.factories import recorded_progress
 
 TINY = minilm.BertConfig(layers=2, hidden=32, heads=2, intermediate=64, max_positions=512)
 REFERENCE = Path(__file__).parent / "data" / "minilm_onnx_int8_reference.npz"
@@ -106,9 +107,9 @@ def test_word_piece_rows_are_as_wide_as_the_longest_text_rounded_up():
 @pytest.mark.slow
 def test_tiny_minilm_trains_in_reported_epochs_and_serves_from_a_bundle(tiny_minilm, piece_data, tmp_path: Path):
     """One pass served as 4 reported epochs; the bundle records the encoder it started from and scores text."""
-    reports = []
-    outcome = train.train(piece_data, "minilm", on_epoch=reports.append)
-    assert [r.epoch for r in reports] == [1, 2, 3, 4]
+    progress = recorded_progress()
+    outcome = train.train(piece_data, recipes.plan("minilm"), progress=progress)
+    assert [r.epoch for r in progress.epochs] == [1, 2, 3, 4]
     assert outcome.test_reviews == 96 and outcome.test_accuracy is not None
     made, path = train.save_bundle(outcome, piece_data, tmp_path)
     assert made.meta["pretrained"]["name"] == pretrained.NAME

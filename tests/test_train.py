@@ -8,9 +8,11 @@ import itertools
 import numpy as np
 import pytest
 
-from model import train
+from model import batches, callbacks, schedule, train
 from model.chart import history_chart
+from model.recipes import plan
 from tests.conftest import TINY_EPOCHS
+from tests.factories import recorded_progress
 
 pytestmark = pytest.mark.slow  # every test here trains a model or starts processes
 
@@ -23,29 +25,28 @@ def test_training_learns_the_generated_reviews(trained):
 
 
 def test_every_epoch_is_reported_to_the_callback(tiny_data):
-    """The caller's callback gets epoch i/N with all four metrics and seconds."""
-    reports = []
-    train.train(tiny_data, "tutorial", epochs=2, batch_size=64, on_epoch=reports.append)
+    """The caller's listener gets epoch i/N with all four metrics and seconds."""
+    progress = recorded_progress()
+    train.train(tiny_data, plan("tutorial", 2, 64), progress=progress)
+    reports = progress.epochs
     assert [(r.epoch, r.epochs) for r in reports] == [(1, 2), (2, 2)]
     assert all(0 <= r.accuracy <= 1 and 0 <= r.val_accuracy <= 1 and r.loss > 0 and r.seconds > 0 for r in reports)
 
 
 def test_stop_request_ends_the_run_cleanly_as_cancelled(tiny_data, monkeypatch):
     """A stop request between batches ends fit; the run says cancelled and skips evaluation."""
-    monkeypatch.setattr(train, "STOP_POLL_S", 0.0)
-    reports = []
-    outcome = train.train(
-        tiny_data, "tutorial", epochs=50, batch_size=8, on_epoch=reports.append, should_stop=lambda: True
-    )
+    monkeypatch.setattr(callbacks, "STOP_POLL_S", 0.0)
+    progress = recorded_progress(stop=True)
+    outcome = train.train(tiny_data, plan("tutorial", 50, 8), progress=progress)
     assert outcome.cancelled
     assert outcome.test_accuracy is None
-    assert reports == [] and outcome.history.get("val_accuracy", []) == []
+    assert progress.epochs == [] and outcome.history.get("val_accuracy", []) == []
 
 
 def test_same_seed_gives_the_same_accuracy(tiny_data):
     """Two seeded runs agree within half a point."""
-    first = train.train(tiny_data, "tutorial", epochs=1, batch_size=64, seed=5)
-    second = train.train(tiny_data, "tutorial", epochs=1, batch_size=64, seed=5)
+    first = train.train(tiny_data, plan("tutorial", 1, 64), seed=5)
+    second = train.train(tiny_data, plan("tutorial", 1, 64), seed=5)
     assert abs(first.test_accuracy - second.test_accuracy) <= 0.005
 
 
@@ -110,13 +111,13 @@ def test_mixed_width_batches_cover_every_example_once_per_epoch():
 
     reviews = (np.arange(50 * 6).reshape(50, 6) + 1, np.zeros(50, "int32"))
     sentences = (np.arange(30 * 2).reshape(30, 2) + 1000, np.ones(30, "int32"))
-    batches = train.MixedWidthBatches([reviews, sentences], batch_size=8, seed=3)
+    served = batches.MixedWidthBatches([reviews, sentences], batch_size=8, seed=3)
     for _ in range(2):
-        shapes = [batches[i][0].shape[1] for i in range(len(batches))]
+        shapes = [served[i][0].shape[1] for i in range(len(served))]
         assert shapes[:2] == [6, 2] and sorted(set(shapes)) == [2, 6]
-        rows = np.concatenate([batches[i][0][:, 0] for i in range(len(batches))])
+        rows = np.concatenate([served[i][0][:, 0] for i in range(len(served))])
         assert sorted(rows) == sorted(list(reviews[0][:, 0]) + list(sentences[0][:, 0]))
-        batches.on_epoch_end()
+        served.on_epoch_end()
 
 
 def test_held_out_rows_are_never_in_the_sample_trained_on():
@@ -125,27 +126,28 @@ def test_held_out_rows_are_never_in_the_sample_trained_on():
 
     x = np.arange(1000).reshape(1000, 1)
     y = np.arange(1000) % 2
-    chosen = set(train.sample(x, y, 300)[0][:, 0])
-    left = train.held_out(x, y, 300, 200)[0][:, 0]
+    chosen = set(batches.sample(x, y, 300)[0][:, 0])
+    left = batches.held_out(x, y, 300, 200)[0][:, 0]
     assert len(left) == 200 and not chosen & set(left)
-    assert list(left) == list(train.held_out(x, y, 300, 200)[0][:, 0])
-    assert len(train.held_out(x, y, 0, 200)[0]) == 0  # trained on everything: nothing is held out
+    assert list(left) == list(batches.held_out(x, y, 300, 200)[0][:, 0])
+    assert len(batches.held_out(x, y, 0, 200)[0]) == 0  # trained on everything: nothing is held out
 
 
-def test_feedback_examples_are_trained_on_with_their_weight_and_scored_apart(tiny_data):
-    """Users' examples join the batches with weight 3 (IMDB rows weigh 1) and get their own accuracy."""
-    import numpy as np
+def test_feedback_examples_teach_with_their_weight_and_are_scored_apart(tiny_data, monkeypatch):
+    """Users' examples move the model, and by their weight: "a boring film" taught as positive scores
+    higher after a run that weighs the feedback 3 than after the same seeded run that weighs it 0; the
+    run reports the accuracy on those examples apart, as the model scores them."""
 
-    extra = train.Examples.encode(tiny_data, ["a brilliant film", "a dull film"], [1, 0], 3.0, 128)
-    parts = [(tiny_data.x_train, tiny_data.y_train, np.ones(len(tiny_data.y_train), "float32"))]
-    parts.append((extra.x, extra.y, np.full(2, extra.weight, "float32")))
-    batches = train.MixedWidthBatches(parts, batch_size=64, seed=1)
-    weights = np.concatenate([batches[i][2] for i in range(len(batches))])
-    assert sorted(set(weights)) == [1.0, 3.0] and (weights == 3.0).sum() == 2
-    outcome = train.train(tiny_data, "tutorial", epochs=1, batch_size=64, feedback=(["a brilliant film"], [1]))
-    assert outcome.feedback["examples"] == 1 and outcome.feedback["weight"] == train.FEEDBACK_WEIGHT
-    assert 0.0 <= outcome.feedback["accuracy"] <= 1.0
-    assert 0.0 <= outcome.short_dev_accuracy <= 1.0
+    taught = (["a boring film"] * 40, [1] * 40)
+    scored = {}
+    for weight in (0.0, train.FEEDBACK_WEIGHT):
+        monkeypatch.setattr(train, "FEEDBACK_WEIGHT", weight)
+        outcome = train.train(tiny_data, plan("tutorial", 1, 64), seed=4, feedback=taught)
+        rows = tiny_data.encoder.encode(taught[0][:1])
+        scored[weight] = float(batches.scores(outcome.model, rows, trim=False)[0])
+        assert outcome.feedback["examples"] == 40 and outcome.feedback["weight"] == weight
+        assert outcome.feedback["accuracy"] == float(scored[weight] >= 0.5)  # all 40 are the same text
+    assert scored[train.FEEDBACK_WEIGHT] > scored[0.0] + 0.1
 
 
 def test_serving_divides_the_logits_by_the_bundle_temperature(trained, tiny_data):
@@ -169,12 +171,11 @@ def test_serving_divides_the_logits_by_the_bundle_temperature(trained, tiny_data
 
 def test_a_long_epoch_reports_how_far_it_has_got(tiny_data, monkeypatch):
     """Between epochs, (epoch, batches done, batches) at most every BATCH_REPORT_S: chat moves each minute."""
-    monkeypatch.setattr(train, "BATCH_REPORT_S", 0.0)
-    reports, stages = [], []
-    train.train(
-        tiny_data, "tutorial", epochs=2, batch_size=256, on_batch=lambda *r: reports.append(r), on_stage=stages.append
-    )
-    assert stages == [  # the minutes after the last epoch move too: the test, in batches, then calibration
+    monkeypatch.setattr(callbacks, "BATCH_REPORT_S", 0.0)
+    progress = recorded_progress()
+    train.train(tiny_data, plan("tutorial", 2, 256), progress=progress)
+    reports = progress.batches
+    assert progress.stages == [  # the minutes after the last epoch move too: the test, in batches, then calibration
         "testing on 1,000 test reviews",
         "testing: 512/1,000 test reviews",
         "testing: 1,000/1,000 test reviews",
@@ -186,24 +187,25 @@ def test_a_long_epoch_reports_how_far_it_has_got(tiny_data, monkeypatch):
 
 
 def test_the_learning_rate_warms_up_then_falls_to_zero(tiny_data):
-    """LinearDecay: up over the first 10% of steps, then linearly down to 0 at the last step."""
+    """The schedule: up over the first 10% of steps, then linearly down to 0 at the last step."""
     import keras
 
     model = train.build_model("tutorial", tiny_data)
     seen = []
 
     class Watch(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
+        def on_train_batch_begin(self, batch, logs=None):
             seen.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
 
     steps = -(-len(tiny_data.y_train) // 100)
+    schedule.decay_to_zero(model, 2 * steps)
     model.fit(
         tiny_data.x_train,
         tiny_data.y_train,
         batch_size=100,
         epochs=2,
         verbose=0,
-        callbacks=[train.LinearDecay(2 * steps), Watch()],
+        callbacks=[Watch()],
     )
     peak = max(seen)
     assert peak == pytest.approx(0.001)

@@ -15,6 +15,7 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from model import bundle as bundles
+from model.recipes import plan
 from tests.conftest import run_burst, start_worker, stop_process, wait_for, wait_worker_ready
 from worker import training
 from worker.client import failure_reason, submit_review, wait_result
@@ -40,7 +41,7 @@ def second_version(bundle_path, tmp_path) -> bytes:
 
 def test_a_review_is_scored_by_a_worker(connection, worker_settings, live_model):
     """Enqueue by dotted path, a worker scores it, the result names the model version."""
-    job = submit_review(connection, "a wonderful brilliant film, loved it", chat_id=5, user_id=6)
+    job = submit_review(connection, "a wonderful brilliant film, loved it")
     assert job.func_name == "worker.jobs.score_review"
     run_burst(connection, worker_settings)
     result = wait_result(job, timeout_s=2)
@@ -288,7 +289,7 @@ def test_quality_gate():
 
 def test_training_job_reports_epochs_and_promotes(connection, worker_settings):
     """A training job publishes each epoch, stores the bundle, returns the chart, goes live."""
-    job_id = training.start(connection, "tutorial", 2, 32, requested_by="admin")
+    job_id = training.start(connection, plan("tutorial", 2, 32), "admin", 3600)
     run_burst(connection, worker_settings, queues=[TRAIN])
     job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
     result = job.latest_result().return_value
@@ -303,7 +304,7 @@ def test_training_job_reports_epochs_and_promotes(connection, worker_settings):
 def test_a_model_below_the_gate_is_stored_but_not_promoted(connection, worker_settings, live_model):
     """The result says why it did not go live."""
     strict = dataclasses.replace(worker_settings, min_accuracy=1.0)
-    job_id = training.start(connection, "tutorial", 1, 64, requested_by="admin")
+    job_id = training.start(connection, plan("tutorial", 1, 64), "admin", 3600)
     run_burst(connection, strict, queues=[TRAIN])
     result = Job.fetch(job_id, connection=connection, serializer=JSONSerializer).latest_result().return_value
     assert result["status"] == "stored" and "threshold" in result["reason"]
@@ -313,15 +314,15 @@ def test_a_model_below_the_gate_is_stored_but_not_promoted(connection, worker_se
 
 def test_only_one_training_at_a_time(connection):
     """A second request is refused, naming who started the first and its progress."""
-    training.start(connection, "tutorial", 5, 128, requested_by="alice")
+    training.start(connection, plan("tutorial", 5, 128), "alice", 3600)
     with pytest.raises(TrainingBusy, match="started by alice") as busy:
-        training.start(connection, "tutorial", 5, 128, requested_by="bob")
+        training.start(connection, plan("tutorial", 5, 128), "bob", 3600)
     assert "waiting for a training worker" in str(busy.value)
 
 
 def test_cancel_a_queued_training_drops_it(connection):
     """A training no worker has started yet is removed from the queue."""
-    job_id = training.start(connection, "tutorial", 5, 128, requested_by="alice")
+    job_id = training.start(connection, plan("tutorial", 5, 128), "alice", 3600)
     training.request_cancel(connection)
     assert training.running(connection) is None
     assert get_queue(connection, TRAIN).count == 0
@@ -332,7 +333,7 @@ def test_cancel_a_queued_training_drops_it(connection):
 
 def test_cancel_stops_a_running_training_cleanly(connection, worker_settings, monkeypatch):
     """The stop request is honoured between batches and the result says cancelled."""
-    job_id = training.start(connection, "tutorial", 40, 16, requested_by="alice")
+    job_id = training.start(connection, plan("tutorial", 40, 16), "alice", 3600)
     connection.set(training.CANCEL.format(job_id=job_id), 1)  # as request_cancel does once it runs
     run_burst(connection, worker_settings, queues=[TRAIN])
     job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
@@ -391,7 +392,7 @@ def test_a_killed_training_is_reported_failed(connection, worker_settings):
     watcher = start_worker(worker_settings, "score", "watcher")
     try:
         wait_worker_ready(connection, "watcher")
-        job_id = training.start(connection, "tutorial", 300, 16, requested_by="alice")
+        job_id = training.start(connection, plan("tutorial", 300, 16), "alice", 3600)
         job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
         wait_for(lambda: job.get_meta(refresh=True).get("epochs"), 60)
         os.kill(trainer.pid, signal.SIGKILL)
@@ -442,6 +443,6 @@ def test_a_lock_whose_job_is_still_being_enqueued_is_not_stale(connection):
     record = {"job_id": "train-not-yet", "requested_by": "alice", "started_at": "now", "epochs": 5}
     connection.set(training.LOCK, _json.dumps({**record, "taken_at": time.time()}))
     with pytest.raises(TrainingBusy, match="started by alice"):
-        training.start(connection, "tutorial", 5, 128, requested_by="bob")
+        training.start(connection, plan("tutorial", 5, 128), "bob", 3600)
     connection.set(training.LOCK, _json.dumps({**record, "taken_at": time.time() - training.STARTING_S - 1}))
-    assert training.start(connection, "tutorial", 5, 128, requested_by="bob")  # an old lock without a job is stale
+    assert training.start(connection, plan("tutorial", 5, 128), "bob", 3600)  # an old lock without a job is stale

@@ -11,6 +11,7 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from model.predict import Predictor
+from model.recipes import plan
 from tests.conftest import RedisServer, run_burst, start_worker, stop_process, wait_for, wait_worker_ready
 from worker import rq_internals, training
 from worker.client import failure_reason, submit_review, wait_result
@@ -118,7 +119,7 @@ def test_sigterm_interrupts_a_training_and_reports_it(connection, worker_setting
     process = start_worker(worker_settings, "train", "stopped-trainer")
     try:
         wait_worker_ready(connection, "stopped-trainer")
-        job_id = training.start(connection, "tutorial", 50, 8, requested_by="alice")
+        job_id = training.start(connection, plan("tutorial", 50, 8), "alice", 3600)
         job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
         wait_for(lambda: job.get_meta(refresh=True).get("stage") == "training", 60)
         assert seconds_to_exit_after_sigterm(process) < 10

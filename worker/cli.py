@@ -183,7 +183,7 @@ def score_file(connection, path: Path, out: Path | None, max_rows: int) -> int:
         raise files.BadFile(f"Could not read {path}: {exc.strerror}.") from None
     reviews = files.read_reviews(path.name, data, max_rows)
     job = client.submit_file(connection, reviews)
-    deadline = time.monotonic() + 60 + len(reviews.texts) / 500
+    deadline = time.monotonic() + client.file_deadline(len(reviews.texts))
     while (snapshot := client.file_snapshot(connection, job.id)).state in ("queued", "running"):
         if time.monotonic() > deadline:
             raise files.BadFile("No scoring worker finished the file in time: is a worker running?")

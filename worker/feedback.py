@@ -24,6 +24,7 @@ import redis
 
 from worker.connection import reachable
 from worker.errors import BadFeedbackFile, FeedbackLimit
+from worker.queues import MAX_TEXT_CHARS
 
 PREFIX = "sentibot:feedback:"
 ITEMS = PREFIX + "items"
@@ -32,7 +33,6 @@ SALT = PREFIX + "salt"
 RECENT_KEPT = 200
 LABELS = ("negative", "positive")
 CSV_FIELDS = ("text", "label", "given", "model", "at", "user")
-MAX_TEXT = 4096  # the longest review the bot scores
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def record(connection: redis.Redis, user_id: int, text: str, label: str, given: 
         raise ValueError(f"labels are {LABELS}, got {label!r} and {given!r}")
     user = user_hash(connection, user_id)
     now = time.time()
-    item = Item(text=text[:MAX_TEXT], label=label, given=given, model=model, at=round(now, 6), user=user)
+    item = Item(text=text[:MAX_TEXT_CHARS], label=label, given=given, model=model, at=round(now, 6), user=user)
     item_id = _item_id(user, text)
     with reachable(connection):
         if connection.hexists(ITEMS, item_id):
@@ -196,7 +196,7 @@ def from_csv(data: str) -> list[Item]:
         given = (row.get("given") or label).strip().lower()
         found.append(
             Item(
-                text=text[:MAX_TEXT],
+                text=text[:MAX_TEXT_CHARS],
                 label=label,
                 given=given if given in LABELS else label,
                 model=row.get("model") or "imported",

@@ -19,9 +19,9 @@ from pathlib import PurePath
 import redis
 
 from common.errors import SentibotError
+from worker.queues import MAX_TEXT_CHARS
 
 MAX_BYTES = 20 * 1024 * 1024  # Telegram's download limit for bots
-MAX_TEXT_CHARS = 20_000  # as for a single message
 FILE_TTL_S = 3600  # a file and its results are kept an hour
 FILE_KEY = "sentibot:file:{id}"
 RESULT_KEY = "sentibot:file:{id}:result"

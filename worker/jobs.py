@@ -4,12 +4,11 @@ The worker calls them through :mod:`worker.dispatch`, which looks the job's name
 :data:`JOBS` (never importing what a job names) and passes the context first: the settings the
 worker was started with, its model cache and the RQ job. Training progress is written to
 ``job.meta`` (``stage``, ``epochs``: one dict per finished epoch), where the bot reads it while the
-job runs; model/ only sees a plain callback.
+job runs; model/ only sees a :class:`~model.progress.TrainingProgress`.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 import time
@@ -20,6 +19,9 @@ import redis
 from rq.job import Job
 
 from common.settings import Settings
+from model import recipes
+from model.progress import EpochReport, TrainingProgress
+from model.recipes import TrainingPlan
 from worker import feedback as user_feedback
 from worker import files, metrics, training
 from worker.model_cache import ModelCache
@@ -54,7 +56,7 @@ def score_texts(models: ModelCache, connection: redis.Redis, texts: list[str]) -
     return [{**p.to_dict(), "model": predictor.version, "ms": ms, "batch": len(texts), **extra} for p in predictions]
 
 
-def score_review(context: JobContext, text: str, chat_id: int | None = None, user_id: int | None = None) -> dict:
+def score_review(context: JobContext, text: str) -> dict:
     """Score one review (the worker batches waiting ones through score_texts)."""
     if not isinstance(text, str):
         raise TypeError("text must be a string")
@@ -106,11 +108,12 @@ def quality_gate(
     return True, f"test accuracy {accuracy:.2%} passed the gate (live model: {live_accuracy:.2%})"
 
 
-class _MetaProgress:
-    """Writes stage and per-epoch reports into job.meta for the bot to read."""
+class MetaProgress(TrainingProgress):
+    """Writes stage and per-epoch reports into job.meta for the bot to read; stops on /cancel or shutdown."""
 
-    def __init__(self, job) -> None:
-        self.job = job
+    def __init__(self, context: JobContext) -> None:
+        self.context = context
+        self.job = context.job
         self.job.meta.update({"stage": "starting", "epochs": []})
         self.job.save_meta()
 
@@ -123,68 +126,52 @@ class _MetaProgress:
         self.job.meta["stage"] = f"epoch {epoch}: {done}/{batches} batches"
         self.job.save_meta()
 
-    def epoch(self, report) -> None:
+    def epoch(self, report: EpochReport) -> None:
         self.job.meta["epochs"].append(report.to_dict())
         self.job.meta["stage"] = f"epoch {report.epoch}/{report.epochs} done"
         self.job.save_meta()
 
+    def should_stop(self) -> bool:
+        return self.context.stopping.is_set() or training.cancel_requested(self.context.connection, self.job.id)
 
-def train_model(
-    context: JobContext,
-    arch: str,
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    requested_by: str | None = None,
-    chat_id: int | None = None,
-    sentences: bool | None = None,
-    feedback: bool = False,
-) -> dict:
-    """Train on the full IMDB data, store the bundle, promote it if it passes the quality gate.
 
-    ``epochs``, ``batch_size`` and ``sentences`` default to the architecture's recipe; ``feedback``
-    adds what users taught the bot (👍/👎), reported separately: the gate never reads it.
+def train_model(context: JobContext, plan: dict, requested_by: str | None = None) -> dict:
+    """Train ``plan`` (a :class:`~model.recipes.TrainingPlan` as JSON) on the full IMDB data, store the
+    bundle, promote it if it passes the quality gate.
+
+    ``plan.feedback`` adds what users taught the bot (👍/👎), reported separately: the gate never reads it.
+    The chart goes to its own key (:func:`worker.training.save_chart`), not into the result.
 
     Returns ``{"status": "promoted"|"stored"|"cancelled", "version", "arch", "test_accuracy",
-    "history", "epochs", "reason", "chart_png" (base64), "params", "seconds"}``.
+    "history", "epochs", "reason", "params", "seconds"}``.
     """
-    from model import bundle, recipes, train
+    from model import bundle, train
     from model.chart import history_chart
     from model.data import load_imdb
 
     job, connection, settings = context.job, context.connection, context.settings
-    progress = _MetaProgress(job)
-    started = time.perf_counter()
-    plan = recipes.plan(arch, epochs, batch_size, sentences)
-    epochs = plan.epochs
     try:
+        chosen = TrainingPlan.from_dict(plan)
+        progress = MetaProgress(context)
+        started = time.perf_counter()
         progress.stage("loading data")
-        data = load_imdb(settings.imdb_data, settings.cache_dir, recipes.recipe(arch), plan.sentences)
-        taught = user_feedback.examples(connection) if feedback else None
+        data = load_imdb(settings.imdb_data, settings.cache_dir, recipes.recipe(chosen.arch), chosen.sentences)
+        taught = user_feedback.examples(connection) if chosen.feedback else None
         progress.stage("training")
-        outcome = train.train(
-            data,
-            arch,
-            plan.epochs,
-            plan.batch_size,
-            on_epoch=progress.epoch,
-            should_stop=lambda: context.stopping.is_set() or training.cancel_requested(connection, job.id),
-            feedback=taught,
-            on_batch=progress.batch,
-            on_stage=progress.stage,
-        )
+        outcome = train.train(data, chosen, progress=progress, feedback=taught)
         result = {
-            "arch": arch,
+            "arch": chosen.arch,
             "history": outcome.history,
             "epochs": job.meta["epochs"],
-            "epochs_requested": epochs,
+            "epochs_requested": chosen.epochs,
             "params": outcome.params,
             "requested_by": requested_by,
-            "feedback": outcome.feedback or ({"examples": 0} if feedback else None),
+            "feedback": outcome.feedback or ({"examples": 0} if chosen.feedback else None),
         }
         if outcome.cancelled:
             done = len(outcome.history.get("accuracy", []))
             why = "interrupted by shutdown of the training worker" if context.stopping.is_set() else "cancelled"
-            return {**result, "status": "cancelled", "reason": f"{why} after {done} of {epochs} epochs"}
+            return {**result, "status": "cancelled", "reason": f"{why} after {done} of {chosen.epochs} epochs"}
         progress.stage("saving")
         made = train.make_bundle(outcome, data)
         registry = ModelRegistry(connection)
@@ -195,7 +182,8 @@ def train_model(
         )
         if promote:
             registry.promote(made.version)
-        chart = history_chart(outcome.history, title=f"{arch} · {made.version}")
+        chart = history_chart(outcome.history, title=f"{chosen.arch} · {made.version}")
+        training.save_chart(connection, job.id, chart)
         return {
             **result,
             "status": "promoted" if promote else "stored",
@@ -204,7 +192,6 @@ def train_model(
             "test_reviews": outcome.test_reviews,
             "short_dev_accuracy": outcome.short_dev_accuracy,
             "reason": reason,
-            "chart_png": base64.b64encode(chart).decode(),
             "seconds": round(time.perf_counter() - started, 1),
         }
     finally:
@@ -214,7 +201,7 @@ def train_model(
 FILE_CHUNK = 1024  # reviews per model call when scoring a file
 
 
-def score_file(context: JobContext, file_id: str, chat_id: int | None = None) -> dict:
+def score_file(context: JobContext, file_id: str) -> dict:
     """Score every row of a stored file in chunks, publishing progress; store the result CSV and histogram."""
     from model.chart import score_histogram
 

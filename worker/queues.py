@@ -4,15 +4,15 @@ JSONSerializer everywhere means whoever can write to Redis cannot make a worker 
 and naming jobs by dotted path means the bot enqueues without importing TensorFlow.
 
 Payloads (all JSON):
-- ``worker.jobs.score_review(text, chat_id=None, user_id=None)`` → ``{"label": "positive"|"negative",
+- ``worker.jobs.score_review(text)`` → ``{"label": "positive"|"negative",
   "score": P(positive), "words": int, "known": int, "truncated": bool, "model": version, "ms": float,
   "batch": int}``; fails with ``ModelUnavailable: ...`` when no model is live.
 - ``worker.jobs.explain_review(text, top=5)`` (score queue, run one at a time) → ``{"label", "score",
   "model", "words": [{"word", "effect"}]}``: the words that moved the verdict most.
-- ``worker.jobs.train_model(arch, epochs=None, batch_size=None, requested_by=None, chat_id=None,
-  sentences=None)`` → see :func:`worker.jobs.train_model`; progress in ``job.meta``.
-
-- ``worker.jobs.score_file(file_id, chat_id=None)`` (score queue) → ``{"rows", "scored",
+- ``worker.jobs.train_model(plan, requested_by=None)`` (train queue), ``plan`` a
+  :class:`model.recipes.TrainingPlan` as one JSON object → see :func:`worker.jobs.train_model`;
+  progress in ``job.meta``, the chart under its own key (worker/training.py).
+- ``worker.jobs.score_file(file_id)`` (score queue) → ``{"rows", "scored",
   "positive", "skipped": {reason: rows}, "model", "seconds"}``; the reviews under
   ``sentibot:file:<id>``, the result CSV and histogram beside them (worker/files.py); progress in
   ``job.meta["file"]`` (``done``, ``total``).
@@ -27,6 +27,7 @@ import redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
+MAX_TEXT_CHARS = 20_000  # the longest review any job scores or stores (Telegram itself caps a message at 4,096)
 SCORE = "score"  # fast jobs: one review each, batched by the worker
 TRAIN = "train"  # one long job at a time
 SCORE_JOB = "worker.jobs.score_review"

@@ -17,8 +17,6 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.utils import now
 
-RQ_RANGE = ">=2.12,<2.13"  # keep in step with pyproject.toml
-
 
 def record_success(job: Job, result: dict, worker_name: str, ttl: int | None, pipe: redis.client.Pipeline) -> None:
     """Store a result for a job claimed by a batch, exactly as RQ's worker does after running it."""

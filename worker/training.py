@@ -17,12 +17,14 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
+from model.recipes import TrainingPlan
 from worker.errors import NotFound, TrainingBusy
 from worker.queues import FAILURE_TTL_S, TRAIN, TRAIN_JOB, TRAIN_RESULT_TTL_S, get_queue
 
 LOCK = "sentibot:train:lock"
 STARTING_S = 30  # a lock whose job is not enqueued yet is a training starting, not a stale lock, this long
 CANCEL = "sentibot:train:cancel:{job_id}"
+CHART = "sentibot:train:chart:{job_id}"  # a finished training's PNG chart, kept as long as its result
 _ENDED = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.STOPPED}
 # Delete the lock only if it still holds what we read: a lock taken meanwhile by a new training survives.
 _DELETE_IF_SAME = """
@@ -43,60 +45,57 @@ def fetch_job(connection: redis.Redis, job_id: str) -> Job:
         raise NotFound(f"No job {job_id}.") from None
 
 
-def running(connection: redis.Redis) -> dict | None:
-    """The lock record of the training in progress (with its live progress), or None.
+def _holder(connection: redis.Redis) -> tuple[bytes | None, dict | None]:
+    """(the lock as stored, the training holding it with its live progress); (raw, None) for a stale lock.
 
-    A lock whose job has ended or vanished (a killed worker) is stale and is cleared here; one taken in
-    the last STARTING_S seconds whose job is not there yet is a training being started (the lock is
-    taken before the job is enqueued), never stale.
+    A lock whose job has ended or vanished (a killed worker) is stale; one taken in the last
+    STARTING_S seconds whose job is not there yet is a training being started (the lock is taken
+    before the job is enqueued), never stale.
     """
     raw = connection.get(LOCK)
     if raw is None:
-        return None
+        return None, None
     record = json.loads(raw)
     try:
         job = fetch_job(connection, record["job_id"])
     except NotFound:
         job = None
     if job is None and time.time() - record.get("taken_at", 0) < STARTING_S:
-        return {**record, "status": "starting", "progress": {}, "summary": "starting"}  # being enqueued now
+        return raw, {**record, "status": "starting", "progress": {}, "summary": "starting"}  # being enqueued now
     if job is None or job.get_status(refresh=True) in _ENDED:
-        _delete_lock_if(connection, raw)  # stale: its job ended or vanished (a killed worker)
-        return None
+        return raw, None
     holder = {**record, "status": job.get_status(), "progress": job.get_meta(refresh=True)}
-    return {**holder, "summary": describe_progress(holder)}
+    return raw, {**holder, "summary": describe_progress(holder)}
+
+
+def running(connection: redis.Redis) -> dict | None:
+    """The lock record of the training in progress (with its live progress), or None. Only reads: a
+    stale lock is cleared by the next :func:`start`."""
+    return _holder(connection)[1]
 
 
 def start(
     connection: redis.Redis,
-    arch: str,
-    epochs: int,
-    batch_size: int,
+    plan: TrainingPlan,
     requested_by: str,
-    chat_id: int | None = None,
-    timeout_s: int = 3600,
-    sentences: bool = False,
-    feedback: bool = False,
+    timeout_s: int,
 ) -> str:
-    """Take the lock and enqueue a training; raises TrainingBusy naming who holds the lock."""
+    """Take the lock and enqueue a training of ``plan``; raises TrainingBusy naming who holds the lock."""
     job_id = f"train-{uuid.uuid4().hex[:12]}"
     record = {
         "job_id": job_id,
         "requested_by": requested_by,
-        "chat_id": chat_id,
         "started_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "taken_at": time.time(),
-        "arch": arch,
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "sentences": sentences,
-        "feedback": feedback,
+        **plan.to_dict(),
     }
     for _ in range(2):  # second try after clearing a stale lock
         if connection.set(LOCK, json.dumps(record), nx=True, ex=timeout_s + 600):
             break
-        holder = running(connection)
-        if holder is not None:
+        raw, holder = _holder(connection)
+        if holder is None and raw is not None:
+            _delete_lock_if(connection, raw)  # stale: its job ended or vanished (a killed worker)
+        elif holder is not None:
             raise TrainingBusy(
                 f"A training is already running: started by {holder['requested_by']} at {holder['started_at']}"
                 f" ({holder['summary']}).",
@@ -106,20 +105,12 @@ def start(
         raise TrainingBusy("A training is already starting; try again in a moment.", {})
     get_queue(connection, TRAIN).enqueue(
         TRAIN_JOB,
-        kwargs={
-            "arch": arch,
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "requested_by": requested_by,
-            "chat_id": chat_id,
-            "sentences": sentences,
-            "feedback": feedback,
-        },
+        kwargs={"plan": plan.to_dict(), "requested_by": requested_by},
         job_id=job_id,
         job_timeout=timeout_s,
         result_ttl=TRAIN_RESULT_TTL_S,
         failure_ttl=FAILURE_TTL_S,
-        description=f"train {arch} for {epochs} epochs (by {requested_by})",
+        description=f"train {plan.arch} for {plan.epochs} epochs (by {requested_by})",
     )
     return job_id
 
@@ -160,3 +151,13 @@ def release(connection: redis.Redis, job_id: str) -> None:
     if raw is not None and json.loads(raw).get("job_id") == job_id:
         _delete_lock_if(connection, raw)
     connection.delete(CANCEL.format(job_id=job_id))
+
+
+def save_chart(connection: redis.Redis, job_id: str, png: bytes) -> None:
+    """Keep a finished training's chart under its own key, as long as the job's result."""
+    connection.set(CHART.format(job_id=job_id), png, ex=TRAIN_RESULT_TTL_S)
+
+
+def chart(connection: redis.Redis, job_id: str) -> bytes | None:
+    """The chart of a finished training, or None (none was made, or it expired)."""
+    return connection.get(CHART.format(job_id=job_id))

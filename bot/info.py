@@ -1,0 +1,65 @@
+"""Everything else a person can ask: help, the live model, the service's status, their own data, and
+what the bot cannot do (unknown commands, photos and stickers)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot import replies
+from bot.chat import deps, for_the_bot, is_admin, refused_unless_admin, user_id_of, well_formed
+from worker import client, feedback
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Greets the user and explains what the bot does."""
+    await update.effective_message.reply_text(replies.greeting())
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Lists what the bot does and its commands."""
+    await update.effective_message.reply_text(replies.HELP)
+
+
+async def model_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Shows the live model's version, architecture, accuracy and date."""
+    meta = await asyncio.to_thread(client.live_model, deps(context).connection)
+    await update.effective_message.reply_text(replies.model_info(meta))
+
+
+async def status_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Shows queue lengths, live workers and training progress."""
+    figures = await asyncio.to_thread(client.service_status, deps(context).connection)
+    await update.effective_message.reply_text(replies.status(*figures, show_who=is_admin(update, context)))
+
+
+async def forget_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Deletes every review the user rated."""
+    count = await asyncio.to_thread(feedback.forget, deps(context).connection, user_id_of(update))
+    await update.effective_message.reply_text(replies.forgotten(count))
+
+
+async def feedback_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Admins: what users taught the model so far."""
+    if await refused_unless_admin(update, context, "see the feedback"):
+        return
+    found = await asyncio.to_thread(feedback.summary, deps(context).connection)
+    await update.effective_message.reply_text(
+        replies.feedback_summary(found.total, found.agreed, found.users, found.corrections)
+    )
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Points unknown commands to /help."""
+    command = well_formed(update.effective_message.text or "/").split()[0]
+    await update.effective_message.reply_text(replies.unknown_command(command))
+
+
+async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Explains that only text is scored (photos, stickers, voice, locations...)."""
+    message = update.effective_message
+    if message is None or not for_the_bot(message, context.bot.id):
+        return
+    await message.reply_text(replies.NOT_TEXT)
