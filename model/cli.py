@@ -171,7 +171,8 @@ def run_decode(args: argparse.Namespace, settings: Settings) -> int:
     from model.data import load_imdb
     from model.errors import ModelError
 
-    data = load_imdb(args.data if args.data is not None else settings.imdb_data, settings.cache_dir)
+    source = args.data if args.data is not None else settings.imdb_data
+    data = load_imdb(source, settings.cache_dir, recipes.recipe("tutorial"))  # the tutorial's ids, as it decodes them
     x, y = (data.x_train, data.y_train) if args.split == "train" else (data.x_test, data.y_test)
     if args.index >= len(y):
         raise ModelError(f"The {args.split} split has {len(y)} reviews; INDEX must be below that.")

@@ -22,7 +22,7 @@ import numpy as np
 
 from model.encoding import ENCODING_VERSION, TextEncoder, tokenize
 from model.errors import DatasetInvalid, DatasetNotFound, DatasetUnavailable
-from model.recipes import RECIPES, Recipe
+from model.recipes import Recipe
 
 KERAS_SOURCE = "keras"  # the data "path" that means keras.datasets.imdb's download
 SPLITS = ("train", "test")
@@ -31,7 +31,6 @@ LABELS = {"neg": 0, "pos": 1}
 _REVIEW = re.compile(r"(?:^|/)(train|test)/(pos|neg)/([^/]+)\.txt$")
 _SENTENCE_BREAK = re.compile(r"<br\s*/?>|(?<=[.!?])\s+", re.IGNORECASE)
 SENTENCE_WORDS = (3, 40)  # sentence examples: shorter ones say too little, longer ones are rare
-TUTORIAL = RECIPES["tutorial"]
 
 
 @dataclass(frozen=True)
@@ -241,7 +240,7 @@ def _load_cache(path: Path, dataset_hash: str) -> EncodedImdb | None:
         return None  # missing or damaged cache: rebuild it
 
 
-def load_imdb(source: str | Path, cache_dir: Path, recipe: Recipe = TUTORIAL, sentences: bool = False) -> EncodedImdb:
+def load_imdb(source: str | Path, cache_dir: Path, recipe: Recipe, sentences: bool = False) -> EncodedImdb:
     """Encoded IMDB for ``recipe`` from an aclImdb path (cached), or from Keras's download for "keras" or "".
 
     ``sentences`` adds the training reviews' single sentences as extra examples (aclImdb text only).
@@ -263,7 +262,7 @@ def load_imdb(source: str | Path, cache_dir: Path, recipe: Recipe = TUTORIAL, se
     return data
 
 
-def load_keras_imdb(recipe: Recipe = TUTORIAL) -> EncodedImdb:
+def load_keras_imdb(recipe: Recipe) -> EncodedImdb:
     """The tutorial's own source: ``keras.datasets.imdb`` (downloads once, needs internet)."""
     from keras.datasets import imdb
 

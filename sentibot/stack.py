@@ -100,9 +100,8 @@ def ensure_model(settings: Settings, url: str) -> None:
     """Put a model live if none is: the newest local bundle, else train the default architecture."""
     from model import bundle, recipes
     from model.errors import ModelNotFound
-    from worker import client
+    from worker import client, health
     from worker.connection import connect
-    from worker.errors import TrainingBusy
     from worker.registry import ModelRegistry
 
     connection = connect(url)
@@ -118,14 +117,13 @@ def ensure_model(settings: Settings, url: str) -> None:
         pass
     source = settings.imdb_data or "Keras's download"
     print(f"[up] no model yet: training the {settings.default_arch} model from {source} (first start only)")
-    plan = recipes.plan(settings.default_arch)
-    try:
-        job_id = client.start_training(connection, plan, "sentibot up", timeout_s=settings.train_timeout_s)
-    except TrainingBusy as busy:  # one is already running (an earlier start): follow that one
-        job_id = busy.running.get("job_id") or client.running_training(connection)["job_id"]
+    job_id = health.first_training(connection, settings)  # the one already running (an earlier start), or a new one
+    if job_id is None:
+        return  # a model went live meanwhile
+    epochs = recipes.plan(settings.default_arch).epochs
     for snapshot in client.follow_training(connection, job_id):
         if snapshot.epochs:
-            print(f"[up] epoch {len(snapshot.epochs)}/{plan.epochs}: {replies.epoch_line(snapshot.epochs[-1])}")
+            print(f"[up] epoch {len(snapshot.epochs)}/{epochs}: {replies.epoch_line(snapshot.epochs[-1])}")
         elif not snapshot.ended:
             print(f"[up] {snapshot.stage or 'waiting for the training worker'}")
     print(f"[up] {replies.training_ended(job_id, snapshot.state, snapshot.result, snapshot.reason)}")

@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import make_aclimdb, make_tarball
-
-TINY_EPOCHS = 4  # enough for the tutorial model to learn the generated cue words
+from tests.factories import TINY_EPOCHS, make_aclimdb, make_tarball
 
 # Fixtures that train a model or start a process: a test using any of them is marked slow, so
 # `pytest -m "not slow"` is the quick loop. Modules that start processes themselves say so with
@@ -47,8 +45,9 @@ def imdb_tarball(imdb_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 def tiny_data(imdb_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     """The generated reviews, encoded."""
     from model.data import load_imdb
+    from model.recipes import RECIPES
 
-    return load_imdb(imdb_dir, tmp_path_factory.mktemp("cache"))
+    return load_imdb(imdb_dir, tmp_path_factory.mktemp("cache"), RECIPES["tutorial"])
 
 
 @pytest.fixture(scope="session")
@@ -78,14 +77,10 @@ def predictor(bundle_path: Path):
     return Predictor(bundle.load(bundle_path))
 
 
-# --- Redis and worker processes ---------------------------------------------------------------
+# --- Redis, the Bot API stand-in and a worker's settings (processes: tests/processes.py) -------------
 
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-
-from sentibot.processes import stop as stop_process  # noqa: E402, F401 - tests import it from here
-from sentibot.processes import wait_for  # noqa: E402
-from sentibot.redis_server import RedisServer, free_port  # noqa: E402, F401
+from tests.processes import TOKEN, RedisServer  # noqa: E402
+from tests.telegram_standin import TelegramStandIn  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -108,6 +103,14 @@ def connection(redis_server):
     client.close()
 
 
+@pytest.fixture(scope="module")
+def standin():
+    """The Bot API stand-in on a free port, shared by a module's tests (a test that needs its own starts one)."""
+    server = TelegramStandIn(token=TOKEN).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def worker_settings(tmp_path, imdb_dir, redis_server):
     """Settings a worker in these tests runs with."""
@@ -122,42 +125,6 @@ def live_model(connection, bundle_path):
     from worker.registry import ModelRegistry
 
     return ModelRegistry(connection).add(bundle_path.read_bytes(), promote=True)
-
-
-def run_burst(connection, settings, queues=("score",), models=None) -> None:
-    """Work every queued job in this process, then return (RQ's burst mode); a fresh model cache by default."""
-    from worker.run import build_worker
-
-    build_worker(connection, list(queues), settings, models).work(burst=True, logging_level="WARNING")
-
-
-def worker_env(settings, **extra) -> dict:
-    """Environment for a real `sentibot worker` process."""
-    return {
-        **os.environ,
-        "SENTIBOT_HOME": str(settings.home),
-        "IMDB_DATA": settings.imdb_data,
-        "REDIS_URL": settings.redis_url,
-        "PROMOTE_MIN_ACCURACY": str(settings.min_accuracy),
-        "TRAIN_ON_FIRST_START": "no",  # each test decides when a model is live
-        "LOG_LEVEL": "WARNING",
-        **extra,
-    }
-
-
-def start_worker(settings, queues: str, name: str, log_path: Path | None = None, **env: str) -> subprocess.Popen:
-    """A real worker process (stopped by the test that starts it, by PID); its log to log_path if given."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "sentibot.cli", "worker", "--queues", queues, "--name", name],
-        env=worker_env(settings, **env),
-        stdout=subprocess.DEVNULL,
-        stderr=open(log_path, "w") if log_path else subprocess.DEVNULL,
-    )
-
-
-def wait_worker_ready(connection, name: str, timeout: float = 60) -> None:
-    """Wait until a worker process sends heartbeats (it has loaded TensorFlow and its model)."""
-    wait_for(lambda: connection.exists(f"sentibot:alive:{name}"), timeout)
 
 
 @pytest.fixture(scope="session")

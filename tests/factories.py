@@ -6,6 +6,7 @@ import random
 import tarfile
 from pathlib import Path
 
+TINY_EPOCHS = 4  # enough for the tutorial model to learn the generated cue words
 POSITIVE = ["great", "wonderful", "loved", "brilliant", "superb", "enjoyable", "masterpiece", "touching"]
 NEGATIVE = ["awful", "boring", "terrible", "waste", "dull", "worst", "poorly", "mess"]
 FILLER = [
@@ -106,3 +107,12 @@ def recorded_progress(stop: bool = False):
             return stop
 
     return Recorded()
+
+
+def second_version(bundle_path: Path) -> bytes:
+    """The same trained model under a new version id (a cheap 'retrained' model)."""
+    from model import bundle as bundles
+
+    loaded = bundles.load(bundle_path)
+    loaded.meta = {**loaded.meta, "version": bundles.new_version(), "test_accuracy": 0.99}
+    return bundles.to_bytes(loaded)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import os
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 
 from sentibot.processes import stop, wait_for
 from sentibot.redis_server import RedisServer
+from tests.processes import sentibot
 from tests.telegram_standin import TelegramStandIn
 from worker.connection import connect
 from worker.registry import ModelRegistry
@@ -64,13 +64,7 @@ class LiveStack:
         return self
 
     def _spawn(self, argv: list[str], log: str) -> subprocess.Popen:
-        return subprocess.Popen(
-            [sys.executable, "-m", "sentibot.cli", *argv],
-            env=self.env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.home / f"{log}.log", "a"),
-        )
+        return sentibot(argv, self.env, self.home / f"{log}.log")
 
     def start_worker(self, name: str) -> subprocess.Popen:
         process = self._spawn(["worker", "--queues", "score", "--name", name], name)

@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
+from sentibot.processes import wait_for
+
 BOT = {
     "id": 999000,
     "is_bot": True,
@@ -369,13 +371,12 @@ class TelegramStandIn:
         return [s.params["text"] for s in self.calls(chat_id) if s.method in ("sendMessage", "editMessageText")]
 
     def wait_for(self, predicate, timeout: float = 15.0):
-        """Poll until predicate(self) is truthy; return its value."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate(self)
-            if value:
-                return value
-            time.sleep(0.05)
+        """Poll until predicate(self) is truthy and return its value (the suite's one poll, sentibot's own);
+        past the timeout, fail the test with what the bot did send."""
+        try:
+            return wait_for(lambda: predicate(self), timeout)
+        except TimeoutError:
+            pass
         raise AssertionError(
             f"the bot did not do that within {timeout} s; it sent: {[s.method for s in self.sent]} "
             f"{[s.params.get('text') for s in self.sent][-5:]}"

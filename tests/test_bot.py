@@ -3,76 +3,29 @@ a real redis-server and a real worker process."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
-from tests.conftest import RedisServer, stop_process, wait_for
+from tests.processes import (
+    ADMIN,
+    FEEDBACK_ADMIN,
+    TOKEN,
+    RedisServer,
+    bot_and_worker,
+    bot_env,
+    start_bot,
+    stop_process,
+    wait_for,
+)
 from tests.telegram_standin import TelegramStandIn
 
 pytestmark = pytest.mark.slow  # every test here trains a model or starts processes
 
-ADMIN = 42
-FEEDBACK_ADMIN = 43  # a second admin with a chat of its own, so its training reports match no other test's waits
 USER = 7
-TOKEN = "123456:SECRET-test-token"
-
-
-@pytest.fixture(scope="module")
-def standin():
-    """The Bot API stand-in on a free port."""
-    server = TelegramStandIn(token=TOKEN).start()
-    yield server
-    server.stop()
-
-
-def bot_env(home, redis_url: str, standin: TelegramStandIn, **extra: str) -> dict:
-    """Environment for a real `sentibot bot` process."""
-    return {
-        **os.environ,
-        "TELEGRAM_TOKEN": TOKEN,
-        "TELEGRAM_API_URL": standin.api_url,
-        "REDIS_URL": redis_url,
-        "ADMIN_IDS": f"{ADMIN},{FEEDBACK_ADMIN}",
-        "SENTIBOT_HOME": str(home),
-        "LOG_LEVEL": "INFO",
-        "SCORE_TIMEOUT": "6",
-        "PROMOTE_MIN_ACCURACY": "0.5",
-        "TRAIN_ON_FIRST_START": "no",  # each test decides when a model is live
-        **extra,
-    }
-
-
-def start_bot(env: dict, log_path) -> subprocess.Popen:
-    """`sentibot bot` as a child process, logging to a file."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "sentibot.cli", "bot"], env=env, stdout=subprocess.DEVNULL, stderr=open(log_path, "w")
-    )
-
-
-@contextlib.contextmanager
-def bot_and_worker(standin: TelegramStandIn, env: dict, home, worker_name: str):
-    """A real worker (score + train) and the bot, both with ``env``; stopped by PID afterwards."""
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "sentibot.cli", "worker", "--queues", "score,train", "--name", worker_name],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    bot = start_bot(env, home / "bot.log")
-    try:
-        standin.wait_for(lambda s: s.calls(method="setMyCommands"), timeout=30)
-        yield {"home": home, "bot": bot, "worker": worker}
-    finally:
-        os.kill(worker.pid, signal.SIGCONT)  # in case a test left it stopped
-        stop_process(bot)
-        stop_process(worker)
 
 
 @pytest.fixture(scope="module")
@@ -314,7 +267,6 @@ def test_second_retrain_is_refused_and_cancel_asks_first(ready, standin, connect
     standin.press_button(ADMIN, question.message_id, buttons[0]["callback_data"])
     standin.wait_text(ADMIN, "Cancelling train-")
     standin.wait_text(ADMIN, "Training cancelled", timeout=60)
-    assert standin.calls(method="answerCallbackQuery")
 
 
 def test_cancel_without_training_and_by_non_admin(stack, standin):
@@ -358,10 +310,8 @@ def test_redis_down_still_gets_a_sentence(tmp_path):
     try:
         standin.wait_for(lambda s: s.calls(method="setMyCommands"), timeout=30)
         server.stop()
-        sent_at = time.monotonic()
         standin.send_text(111, "is anyone scoring this superb film?")
-        assert "not reachable" in standin.wait_text(111, "couldn't score", timeout=10)
-        assert time.monotonic() - sent_at < 10
+        assert "not reachable" in standin.wait_text(111, "couldn't score", timeout=10)  # the wait is the bound
     finally:
         stop_process(bot)
         server.stop()

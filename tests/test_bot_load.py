@@ -8,22 +8,14 @@ import signal
 
 import pytest
 
-from tests.conftest import wait_for
+from tests.processes import bot_and_worker, bot_env, wait_for
 from tests.telegram_standin import TelegramStandIn
-from tests.test_bot import TOKEN, bot_and_worker, bot_env
 
 pytestmark = pytest.mark.slow  # every test here starts processes
 
 SCORE_TIMEOUT = 3
 ADMINS = (42, 43)
 USERS = 200
-
-
-@pytest.fixture(scope="module")
-def standin():
-    server = TelegramStandIn(token=TOKEN).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 
 from sentibot.redis_server import free_port
 from sentibot.stack import dashboard_argv
-from tests.conftest import start_worker, stop_process, wait_for, wait_worker_ready
+from tests.processes import start_worker, stop_process, wait_for, wait_worker_ready
 
 pytestmark = pytest.mark.slow  # starts a worker and the dashboard
 

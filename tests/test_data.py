@@ -11,6 +11,7 @@ import pytest
 
 from model.data import fingerprint, load_imdb, load_keras_imdb, read_aclimdb
 from model.errors import DatasetInvalid, DatasetNotFound, DatasetUnavailable
+from model.recipes import RECIPES
 from tests.factories import make_aclimdb
 
 
@@ -110,7 +111,7 @@ def test_keras_download_failure_says_how_to_use_a_local_copy(monkeypatch):
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # and no network, even on a machine with one
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     with pytest.raises(DatasetUnavailable, match="IMDB_DATA") as error:
-        load_keras_imdb()
+        load_keras_imdb(RECIPES["tutorial"])
     assert "\n" not in str(error.value)
 
 
@@ -165,4 +166,4 @@ def test_each_recipe_gets_its_own_encoding(imdb_dir, tmp_path):
 def test_sentences_need_the_review_texts():
     """Keras's copy holds ids, not sentences: asking for both is one clear sentence."""
     with pytest.raises(DatasetUnavailable, match="IMDB_DATA"):
-        load_imdb("keras", Path(), sentences=True)
+        load_imdb("keras", Path(), RECIPES["tutorial"], sentences=True)

@@ -70,7 +70,7 @@ def test_a_file_over_the_download_limit_is_refused_before_downloading():
 @pytest.mark.slow
 def test_a_file_is_one_job_chunked_in_the_worker(connection, worker_settings, live_model):
     """3,000 rows: one job on the score queue (not 3,000), results CSV in row order, progress in its meta."""
-    from tests.conftest import run_burst
+    from tests.processes import run_burst
     from worker import client
     from worker.queues import SCORE, get_queue
 
@@ -99,9 +99,8 @@ def test_a_file_is_one_job_chunked_in_the_worker(connection, worker_settings, li
 def test_the_bot_scores_a_document_and_keeps_chatting_meanwhile(connection, worker_settings, live_model, tmp_path):
     """A 3,000-row CSV: a progress message, then the results CSV, the summary and a histogram; a review sent
     meanwhile gets its verdict; a wrong file gets one sentence."""
-    from tests.conftest import start_worker, stop_process, wait_worker_ready
+    from tests.processes import TOKEN, bot_env, start_bot, start_worker, stop_process, wait_worker_ready
     from tests.telegram_standin import TelegramStandIn
-    from tests.test_bot import TOKEN, bot_env, start_bot
 
     standin = TelegramStandIn(token=TOKEN).start()
     env = bot_env(
@@ -138,7 +137,7 @@ def test_sentibot_score_file_writes_the_results_csv(
 ):
     """The same through the running service from the command line."""
     from sentibot.cli import main
-    from tests.conftest import start_worker, stop_process, wait_worker_ready
+    from tests.processes import start_worker, stop_process, wait_worker_ready
 
     monkeypatch.setenv("REDIS_URL", worker_settings.redis_url)
     reviews = tmp_path / "reviews.txt"
@@ -160,7 +159,7 @@ def test_sentibot_score_file_writes_the_results_csv(
 @pytest.mark.slow
 def test_a_file_job_whose_rows_expired_fails_with_a_sentence(connection, worker_settings, live_model):
     """The rows are kept an hour: a job that finds them gone says so, and the CLI with nothing to score too."""
-    from tests.conftest import run_burst
+    from tests.processes import run_burst
     from worker import client
     from worker.errors import JobFailed
     from worker.queues import FILE_JOB, SCORE, get_queue

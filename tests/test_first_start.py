@@ -5,25 +5,30 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 
 import pytest
 
 from sentibot.cli import main
-from tests.conftest import RedisServer, stop_process, wait_for, wait_worker_ready, worker_env
+from tests.processes import (
+    TOKEN,
+    RedisServer,
+    bot_env,
+    start_bot,
+    start_worker,
+    stop_process,
+    wait_for,
+    wait_worker_ready,
+)
 from tests.telegram_standin import TelegramStandIn
-from tests.test_bot import TOKEN, bot_env, start_bot
 from worker import health, training
 from worker.registry import ModelRegistry
 
 pytestmark = pytest.mark.slow  # starts workers and the bot
 
 
-def spawn_worker(settings, queues: str, name: str | None = None, **extra: str) -> subprocess.Popen:
-    argv = [sys.executable, "-m", "sentibot.cli", "worker", "--queues", queues] + (["--name", name] if name else [])
-    env = worker_env(settings, DEFAULT_ARCH="tutorial", **extra)
-    return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def spawn_worker(settings, queues: str, name: str | None = None, **extra: str):
+    """A worker that trains the tutorial model when it trains the first one (quick)."""
+    return start_worker(settings, queues, name, DEFAULT_ARCH="tutorial", **extra)
 
 
 def test_the_trainer_trains_the_first_model_and_the_bot_says_so_meanwhile(connection, worker_settings, tmp_path):

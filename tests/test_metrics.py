@@ -9,10 +9,19 @@ import urllib.request
 
 import pytest
 
-from sentibot.redis_server import free_port
-from tests.conftest import stop_process, wait_for, wait_worker_ready, worker_env
+from tests.processes import (
+    TOKEN,
+    bot_env,
+    free_port,
+    listening_ports,
+    start_bot,
+    start_worker,
+    stop_process,
+    wait_for,
+    wait_worker_ready,
+    worker_env,
+)
 from tests.telegram_standin import TelegramStandIn
-from tests.test_bot import TOKEN, bot_env
 
 pytestmark = pytest.mark.slow  # starts a worker and the bot
 
@@ -38,22 +47,13 @@ def negative_counted(text: str) -> str | None:
 def test_worker_and_bot_expose_what_they_did(connection, worker_settings, live_model, tmp_path):
     """Reviews scored through the bot move the worker's counters and latency, and the bot's update counts."""
     worker_port, bot_port = free_port(), free_port()
-    worker = subprocess.Popen(
-        [*WORKER, "--name", "metered", "--metrics-port", str(worker_port)],
-        env=worker_env(worker_settings),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    worker = start_worker(worker_settings, "score", "metered", args=["--metrics-port", str(worker_port)])
     standin = TelegramStandIn(token=TOKEN).start()
     env = bot_env(tmp_path, worker_settings.redis_url, standin, RATE_LIMIT_PER_MINUTE="2")
-    bot = subprocess.Popen(
-        [sys.executable, "-m", "sentibot.cli", "bot", "--metrics-port", str(bot_port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / "bot.log", "w"),  # noqa: SIM115 - the child owns it
-    )
+    bot = start_bot(env, tmp_path / "bot.log", args=["--metrics-port", str(bot_port)])
     try:
         wait_worker_ready(connection, "metered")
+        assert listening_ports(worker.pid) == {worker_port}
         standin.wait_for(lambda s: s.calls(method="setMyCommands"), timeout=30)
         before = scrape(worker_port)
         assert value(before, "sentibot_workers_alive") == 1
@@ -85,11 +85,17 @@ def test_worker_and_bot_expose_what_they_did(connection, worker_settings, live_m
         standin.stop()
 
 
-def test_metrics_are_off_unless_asked_for():
-    """METRICS_PORT unset means no listener; set, it is the port, on 127.0.0.1 unless METRICS_ADDRESS says."""
+def test_metrics_are_off_unless_asked_for(connection, worker_settings):
+    """A worker started without METRICS_PORT listens on no port at all; set, it is the port, on 127.0.0.1
+    unless METRICS_ADDRESS says (the metered worker above listens on exactly its port)."""
     from common.settings import Settings
 
-    assert Settings.from_env({}).metrics_port == 0
+    worker = start_worker(worker_settings, "score", "unmetered")
+    try:
+        wait_worker_ready(connection, "unmetered")
+        assert listening_ports(worker.pid) == set()
+    finally:
+        stop_process(worker)
     configured = Settings.from_env({"METRICS_PORT": "9100"})
     assert configured.metrics_port == 9100 and configured.metrics_address == "127.0.0.1"
 

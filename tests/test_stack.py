@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from bot.terminal import answer
-from tests.conftest import start_worker, stop_process, wait_worker_ready
+from tests.processes import start_worker, stop_process, wait_worker_ready
 
 pytestmark = pytest.mark.slow  # every test here trains a model or starts processes
 

@@ -11,8 +11,7 @@ import pytest
 from model import batches, callbacks, schedule, train
 from model.chart import history_chart
 from model.recipes import plan
-from tests.conftest import TINY_EPOCHS
-from tests.factories import recorded_progress
+from tests.factories import TINY_EPOCHS, recorded_progress
 
 pytestmark = pytest.mark.slow  # every test here trains a model or starts processes
 

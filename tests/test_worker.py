@@ -14,9 +14,9 @@ import redis
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from model import bundle as bundles
 from model.recipes import plan
-from tests.conftest import run_burst, start_worker, stop_process, wait_for, wait_worker_ready
+from tests.factories import second_version
+from tests.processes import run_burst, start_worker, stop_process, wait_for, wait_worker_ready
 from worker import training
 from worker.client import failure_reason, submit_review, wait_result
 from worker.errors import JobFailed, NotFound, QueueUnavailable, ScoringTimeout, TrainingBusy
@@ -27,13 +27,6 @@ from worker.reaper import BEATING, INFLIGHT, reap
 from worker.registry import ModelRegistry
 
 pytestmark = pytest.mark.slow  # every test here trains a model or starts processes
-
-
-def second_version(bundle_path, tmp_path) -> bytes:
-    """The same trained model under a new version id (a cheap 'retrained' model)."""
-    loaded = bundles.load(bundle_path)
-    loaded.meta = {**loaded.meta, "version": bundles.new_version(), "test_accuracy": 0.99}
-    return bundles.to_bytes(loaded)
 
 
 # --- scoring ----------------------------------------------------------------------------------
@@ -113,7 +106,7 @@ def test_no_worker_means_a_timeout_not_silence(connection, live_model):
 
 def test_redis_down_is_one_clear_error():
     """Enqueueing against a Redis that is not there raises QueueUnavailable."""
-    from tests.conftest import free_port
+    from tests.processes import free_port
     from worker.connection import connect
 
     with pytest.raises(QueueUnavailable, match="not reachable"):
@@ -163,7 +156,7 @@ def test_registry_lists_promotes_and_rolls_back(connection, bundle_path, tmp_pat
     """Versions are listed newest first with the live one marked; rollback restores the previous."""
     registry = ModelRegistry(connection)
     first = registry.add(bundle_path.read_bytes(), promote=True)
-    second = registry.add(second_version(bundle_path, tmp_path))
+    second = registry.add(second_version(bundle_path))
     assert [r["version"] for r in registry.versions()] == [second["version"], first["version"]]
     assert registry.versions()[1]["live"]
     registry.promote(second["version"])
@@ -182,9 +175,9 @@ def test_registry_keeps_the_bytes_of_recent_live_and_rollback_versions_only(conn
 
     registry = ModelRegistry(connection)
     oldest = registry.add(bundle_path.read_bytes(), promote=True)["version"]
-    rollback_target = registry.add(second_version(bundle_path, tmp_path), promote=True)["version"]
-    live = registry.add(second_version(bundle_path, tmp_path), promote=True)["version"]
-    middle = [registry.add(second_version(bundle_path, tmp_path))["version"] for _ in range(KEEP_BUNDLES + 1)]
+    rollback_target = registry.add(second_version(bundle_path), promote=True)["version"]
+    live = registry.add(second_version(bundle_path), promote=True)["version"]
+    middle = [registry.add(second_version(bundle_path))["version"] for _ in range(KEEP_BUNDLES + 1)]
     records = {r["version"]: r for r in registry.versions()}
     assert len(records) == KEEP_BUNDLES + 4  # every record stays listed
     assert records[middle[1]].get("pruned") and not records[middle[2]].get("pruned")
@@ -201,7 +194,7 @@ def test_registry_memory_stays_within_its_byte_budget(connection, bundle_path, t
     """Big bundles: past the budget only the live one and the rollback target keep their bytes, and a
     rollback skips targets whose bytes went."""
     registry = ModelRegistry(connection)
-    versions = [registry.add(second_version(bundle_path, tmp_path), promote=True)["version"] for _ in range(5)]
+    versions = [registry.add(second_version(bundle_path), promote=True)["version"] for _ in range(5)]
     size = registry.meta(versions[0])["bytes"]
     registry.prune(budget=int(3.5 * size))
     kept = [v for v in versions if not registry.meta(v).get("pruned")]
@@ -229,7 +222,7 @@ def test_promoting_swaps_the_model_for_the_next_job(connection, worker_settings,
     first = submit_review(connection, "superb")
     run_burst(connection, worker_settings, models=models)
     assert wait_result(first, 2)["model"] == live_model["version"]
-    new = registry.add(second_version(bundle_path, tmp_path), promote=True)
+    new = registry.add(second_version(bundle_path), promote=True)
     second = submit_review(connection, "superb")
     run_burst(connection, worker_settings, models=models)
     assert wait_result(second, 2)["model"] == new["version"]
@@ -244,7 +237,7 @@ def test_a_corrupt_live_bundle_is_refused_and_the_old_model_keeps_serving(
     job = submit_review(connection, "warm the cache")
     run_burst(connection, worker_settings, models=models)
     wait_result(job, 2)
-    bad = registry.add(second_version(bundle_path, tmp_path))
+    bad = registry.add(second_version(bundle_path))
     connection.set(f"sentibot:model:bundle:{bad['version']}", b"garbage")
     registry.promote(bad["version"])
     job = submit_review(connection, "still served?")
@@ -262,7 +255,7 @@ def test_hot_swap_in_a_running_worker_process(connection, worker_settings, live_
     try:
         wait_worker_ready(connection, "swap-worker")
         assert wait_result(submit_review(connection, "great"), 5)["model"] == live_model["version"]
-        new = ModelRegistry(connection).add(second_version(bundle_path, tmp_path), promote=True)
+        new = ModelRegistry(connection).add(second_version(bundle_path), promote=True)
         promoted_at = time.monotonic()
         assert wait_result(submit_review(connection, "great"), 5)["model"] == new["version"]
         assert time.monotonic() - promoted_at < 1.0 + 0.5  # first job after promotion, including its load
@@ -368,17 +361,15 @@ def test_a_score_job_of_a_killed_worker_is_rerun_by_another(connection, worker_s
     survivor = None
     try:
         wait_worker_ready(connection, "victim")
-        long_job = {"arch": "tutorial", "epochs": 50, "batch_size": 8}  # a sentibot job that runs for a while
+        long_job = {"plan": plan("tutorial", 50, 8).to_dict()}  # a sentibot job that runs for a while
         job = get_queue(connection, SCORE).enqueue(TRAIN_JOB, kwargs=long_job, retry=Retry(max=1), job_timeout=600)
         wait_for(lambda: job.get_status(refresh=True) == JobStatus.STARTED, 10)
         survivor = start_worker(worker_settings, "score", "survivor")
         wait_worker_ready(connection, "survivor")
         os.kill(victim.pid, signal.SIGKILL)
-        killed_at = time.monotonic()
-        wait_for(
+        wait_for(  # within 10 s of the kill: the wait is the bound
             lambda: Job.fetch(job.id, connection=connection, serializer=JSONSerializer).worker_name == "survivor", 10
         )
-        assert time.monotonic() - killed_at < 10
     finally:
         for process in (victim, survivor):
             if process is not None:
@@ -396,9 +387,7 @@ def test_a_killed_training_is_reported_failed(connection, worker_settings):
         job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
         wait_for(lambda: job.get_meta(refresh=True).get("epochs"), 60)
         os.kill(trainer.pid, signal.SIGKILL)
-        killed_at = time.monotonic()
-        wait_for(lambda: job.get_status(refresh=True) == JobStatus.FAILED, 10)
-        assert time.monotonic() - killed_at < 10
+        wait_for(lambda: job.get_status(refresh=True) == JobStatus.FAILED, 10)  # the wait is the 10 s bound
         assert "stopped unexpectedly" in failure_reason(job.get_meta(refresh=True))
         assert training.running(connection) is None
     finally:
@@ -409,7 +398,7 @@ def test_a_killed_training_is_reported_failed(connection, worker_settings):
 
 def test_worker_survives_redis_going_away(redis_server, worker_settings, live_model, tmp_path):
     """A worker keeps retrying while Redis is down and scores again once it is back."""
-    from tests.conftest import RedisServer
+    from tests.processes import RedisServer
     from worker.connection import connect
 
     server = RedisServer().start()

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from sentibot.cli import main
-from tests.conftest import start_worker, stop_process, wait_worker_ready
+from tests.processes import start_worker, stop_process, wait_worker_ready
 
 pytestmark = pytest.mark.slow  # every test here trains a model or starts processes
 
@@ -22,14 +22,14 @@ def env(monkeypatch, redis_server, tmp_path, connection):
 
 def test_model_add_list_show_promote_rollback(env, bundle_path, capsys, tmp_path):
     """The registry from the command line, in text and in JSON."""
-    from tests.test_worker import second_version
+    from tests.factories import second_version
 
     assert main(["model", "list"]) == 0
     assert "No models yet" in capsys.readouterr().out
     assert main(["model", "add", str(bundle_path), "--promote", "--json"]) == 0
     first = json.loads(capsys.readouterr().out)["added"]
     other = tmp_path / "other.sentibot"
-    other.write_bytes(second_version(bundle_path, tmp_path))
+    other.write_bytes(second_version(bundle_path))
     assert main(["model", "add", str(other), "--json"]) == 0
     second = json.loads(capsys.readouterr().out)["added"]
     assert main(["model", "list", "--json"]) == 0
@@ -75,7 +75,7 @@ def test_score_without_a_worker_or_redis_is_one_line(env, monkeypatch, live_mode
     """No worker: a timeout sentence. No Redis: 'not reachable'."""
     assert main(["score", "--wait", "1", "anyone?"]) == 1
     assert "Could not get a verdict within" in capsys.readouterr().err
-    from tests.conftest import free_port
+    from tests.processes import free_port
 
     monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
     assert main(["score", "hello"]) == 1

@@ -12,7 +12,7 @@ from rq.serializers import JSONSerializer
 
 from model.predict import Predictor
 from model.recipes import plan
-from tests.conftest import RedisServer, run_burst, start_worker, stop_process, wait_for, wait_worker_ready
+from tests.processes import RedisServer, run_burst, start_worker, stop_process, wait_for, wait_worker_ready
 from worker import rq_internals, training
 from worker.client import failure_reason, submit_review, wait_result
 from worker.connection import connect

@@ -55,16 +55,18 @@ def bot_health(connection: redis.Redis) -> tuple[bool, str]:
     return False, f"the bot on {HOST} has not confirmed polling in the last {BOT_ALIVE_TTL_S} s"
 
 
-def start_first_training(connection: redis.Redis, settings: Settings) -> str | None:
-    """No model live and no training running: queue the default architecture's training, as `sentibot up`
-    does on its first start. Returns the job id, or None when there was nothing to do."""
-    if ModelRegistry(connection).current() is not None or training.running(connection) is not None:
+def first_training(connection: redis.Redis, settings: Settings) -> str | None:
+    """The first-start rule, one for `sentibot up` and a training worker alike: while no model is live, a
+    training of the default architecture runs. Returns its job id (the one already running, or one queued
+    now), or None when a model is live."""
+    if ModelRegistry(connection).current() is not None:
         return None
+    running = training.running(connection)
+    if running is not None:
+        return running["job_id"]
     try:
-        job_id = client.start_training(
-            connection, plan(settings.default_arch), FIRST_START, timeout_s=settings.train_timeout_s
-        )
-    except TrainingBusy:
-        return None
+        job_id = client.start_training(connection, plan(settings.default_arch), FIRST_START, settings.train_timeout_s)
+    except TrainingBusy as busy:  # another process started it a moment ago
+        return busy.running.get("job_id")
     log.info("no model is live: training the first one (%s, job %s)", settings.default_arch, job_id)
     return job_id

@@ -81,7 +81,7 @@ def run(settings: Settings, queues: list[str], name: str | None = None, burst: b
                 import model.train  # noqa: F401 - the training code too, before the heartbeat thread starts
 
                 if settings.train_on_first_start:
-                    health.start_first_training(connection, settings)
+                    health.first_training(connection, settings)
             worker = build_worker(connection, queues, settings, models, name or health.worker_name(), stopping)
             announce_queues(connection, worker.queues)
             heartbeat = Heartbeat(connection, worker.name)

@@ -4,4 +4,5 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1 PATH=/
 RUN python -m venv /venv && /venv/bin/pip install "aiohttp>=3.9"
 WORKDIR /app
 COPY tests/__init__.py tests/telegram_standin.py tests/
+COPY sentibot/__init__.py sentibot/processes.py sentibot/
 CMD ["python", "-m", "tests.telegram_standin", "--serve", "--host", "0.0.0.0", "--port", "8081"]

@@ -1,0 +1,149 @@
+"""Starting sentibot's own processes for the tests, one way each: Redis, a worker, the bot.
+
+Every process is a real ``python -m sentibot.cli ...`` child, stopped by the test (or fixture) that
+started it, by PID. The Bot API stand-in the bot talks to is tests/telegram_standin.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from sentibot.processes import stop as stop_process
+from sentibot.processes import wait_for
+from sentibot.redis_server import RedisServer, free_port
+
+__all__ = [
+    "ADMIN",
+    "FEEDBACK_ADMIN",
+    "TOKEN",
+    "RedisServer",
+    "bot_and_worker",
+    "bot_env",
+    "free_port",
+    "listening_ports",
+    "run_burst",
+    "sentibot",
+    "start_bot",
+    "start_worker",
+    "stop_process",
+    "wait_for",
+    "wait_worker_ready",
+    "worker_env",
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "123456:SECRET-test-token"
+ADMIN = 42
+FEEDBACK_ADMIN = 43  # a second admin with a chat of its own, so its training reports match no other test's waits
+
+
+def sentibot(argv: Sequence[str], env: dict, log_path: Path | None = None) -> subprocess.Popen:
+    """``sentibot ARGV...`` as a child process; its log to ``log_path`` (appended) if given."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "sentibot.cli", *argv],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=open(log_path, "a") if log_path else subprocess.DEVNULL,
+    )
+
+
+def worker_env(settings, **extra: str) -> dict:
+    """Environment for a real `sentibot worker` process with ``settings``."""
+    return {
+        **os.environ,
+        "SENTIBOT_HOME": str(settings.home),
+        "IMDB_DATA": settings.imdb_data,
+        "REDIS_URL": settings.redis_url,
+        "PROMOTE_MIN_ACCURACY": str(settings.min_accuracy),
+        "TRAIN_ON_FIRST_START": "no",  # each test decides when a model is live
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def start_worker(
+    settings,
+    queues: str,
+    name: str | None,
+    log_path: Path | None = None,
+    args: Sequence[str] = (),
+    env: dict | None = None,
+    **extra: str,
+) -> subprocess.Popen:
+    """A real worker on ``queues`` (named ``name``, or by the worker itself when None); its environment is
+    ``env`` when given, else :func:`worker_env` of ``settings`` plus ``extra``."""
+    named = ["--name", name] if name else []
+    return sentibot(["worker", "--queues", queues, *named, *args], env or worker_env(settings, **extra), log_path)
+
+
+def wait_worker_ready(connection, name: str, timeout: float = 60) -> None:
+    """Wait until a worker process sends heartbeats (it has loaded TensorFlow and its model)."""
+    wait_for(lambda: connection.exists(f"sentibot:alive:{name}"), timeout)
+
+
+def bot_env(home, redis_url: str, standin, **extra: str) -> dict:
+    """Environment for a real `sentibot bot` process talking to the stand-in."""
+    return {
+        **os.environ,
+        "TELEGRAM_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": standin.api_url,
+        "REDIS_URL": redis_url,
+        "ADMIN_IDS": f"{ADMIN},{FEEDBACK_ADMIN}",
+        "SENTIBOT_HOME": str(home),
+        "LOG_LEVEL": "INFO",
+        "SCORE_TIMEOUT": "6",
+        "PROMOTE_MIN_ACCURACY": "0.5",
+        "TRAIN_ON_FIRST_START": "no",  # each test decides when a model is live
+        **extra,
+    }
+
+
+def start_bot(env: dict, log_path: Path, args: Sequence[str] = ()) -> subprocess.Popen:
+    """`sentibot bot` as a child process, logging to a file."""
+    return sentibot(["bot", *args], env, log_path)
+
+
+@contextlib.contextmanager
+def bot_and_worker(standin, env: dict, home: Path, worker_name: str) -> Iterator[dict]:
+    """A real worker (score + train) and the bot, both with ``env``; stopped by PID afterwards."""
+    worker = start_worker(None, "score,train", worker_name, env=env)
+    bot = start_bot(env, home / "bot.log")
+    try:
+        standin.wait_for(lambda s: s.calls(method="setMyCommands"), timeout=30)
+        yield {"home": home, "bot": bot, "worker": worker}
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)  # in case a test left it stopped
+        stop_process(bot)
+        stop_process(worker)
+
+
+def run_burst(connection, settings, queues: Sequence[str] = ("score",), models=None) -> None:
+    """Work every queued job in this process, then return (RQ's burst mode); a fresh model cache by default."""
+    from worker.run import build_worker
+
+    build_worker(connection, list(queues), settings, models).work(burst=True, logging_level="WARNING")
+
+
+def listening_ports(pid: int) -> set[int]:
+    """TCP ports a process listens on (Linux: its socket inodes in /proc/<pid>/fd, matched in /proc/net/tcp*)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
