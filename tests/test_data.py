@@ -88,10 +88,10 @@ def test_unreadable_review_is_named(tmp_path):
 
 def test_second_load_comes_from_the_cache(imdb_dir, tmp_path):
     """The encoded arrays are cached by dataset fingerprint; the second load reads the cache."""
-    first = load_imdb(imdb_dir, tmp_path)
+    first = load_imdb(imdb_dir, tmp_path, RECIPES["tutorial"])
     assert len(list(tmp_path.glob("imdb-*.npz"))) == 1
     started = time.perf_counter()
-    second = load_imdb(imdb_dir, tmp_path)
+    second = load_imdb(imdb_dir, tmp_path, RECIPES["tutorial"])
     assert time.perf_counter() - started < 1.0
     np.testing.assert_array_equal(first.x_train, second.x_train)
     assert first.encoder == second.encoder
@@ -145,7 +145,7 @@ def test_load_imdb_adds_sentences_only_when_asked(imdb_dir, tmp_path):
     """Sentence examples are an option of the pipeline, cached separately from the plain arrays."""
     from model.recipes import RECIPES
 
-    plain = load_imdb(imdb_dir, tmp_path)
+    plain = load_imdb(imdb_dir, tmp_path, RECIPES["tutorial"])
     with_sentences = load_imdb(imdb_dir, tmp_path, RECIPES["tutorial"], sentences=True)
     assert len(plain.y_sentences) == 0
     assert len(with_sentences.y_sentences) > len(with_sentences.y_train)  # two sentences per generated review
