@@ -58,6 +58,12 @@ CANCEL_ONLY_ADMINS = "Only the bot's admins can cancel a training."
 CANCEL_KEPT = "OK, the training goes on."
 CANCEL_GONE = "That training is no longer running."
 CANCELLING = "Cancelling {job_id}: it stops after the current batch."
+# The terminal chat (`sentibot up` without a token, `sentibot chat`) has a few lines of its own.
+TERMINAL_HELP = HELP + "\n/why REVIEW – the words that decided a review's verdict\n/quit – leave"
+TERMINAL_CANCEL = "Stop training {job_id}? [y/N] "
+TERMINAL_CANCELLING = "Cancelling: it stops after the current batch."
+WHY_USAGE = "Type /why followed by a review, and I'll list the words that decided its verdict."
+CHART_SAVED = "Chart saved to {path}"
 
 
 FEEDBACK_THANKS = "Thanks! I'll learn from that."
@@ -87,10 +93,10 @@ def slow_down_short(retry_after_s: int) -> str:
     return f"Slow down a little: try again in {retry_after_s} s."
 
 
-def unknown_command(command: str) -> str:
-    """A command the bot does not have (long ones cut)."""
+def unknown_command(command: str, verb: str = "Send") -> str:
+    """A command the bot does not have (long ones cut); the terminal says "Type"."""
     shown = command if len(command) <= 32 else command[:31] + "…"
-    return f"I don't know {shown}. Send /help to see what I can do."
+    return f"I don't know {shown}. {verb} /help to see what I can do."
 
 
 def cancel_question(job_id: str, requested_by: str, summary: str) -> str:

@@ -32,7 +32,7 @@ def show_training(
         charts.mkdir(parents=True, exist_ok=True)
         path = charts / f"{(snapshot.result or {}).get('version', job_id)}.png"
         path.write_bytes(snapshot.chart)
-        say(f"Chart saved to {path}")
+        say(replies.CHART_SAVED.format(path=path))
     return snapshot
 
 
@@ -46,7 +46,7 @@ def answer(
         if command in ("/quit", "/exit"):
             return False
         if command in ("/help", "/start"):
-            say(replies.HELP + "\n/why REVIEW – the words that decided a review's verdict\n/quit – leave")
+            say(replies.TERMINAL_HELP)
         elif command == "/model":
             say(replies.model_info(client.live_model(connection)))
         elif command == "/status":
@@ -59,17 +59,17 @@ def answer(
         elif command == "/cancel":
             running = client.running_training(connection)
             if running is None:
-                say("No training is running.")
-            elif ask(f"Stop training {running['job_id']}? [y/N] ").strip().lower() in ("y", "yes"):
+                say(replies.NO_TRAINING)
+            elif ask(replies.TERMINAL_CANCEL.format(job_id=running["job_id"])).strip().lower() in ("y", "yes"):
                 client.cancel_training(connection, running["job_id"])
-                say("Cancelling: it stops after the current batch.")
+                say(replies.TERMINAL_CANCELLING)
         elif command == "/why":
             if not tokenize(rest):
-                say("Type /why followed by a review, and I'll list the words that decided its verdict.")
+                say(replies.WHY_USAGE)
             else:
                 say(replies.explanation(client.explain(connection, rest, settings.score_timeout_s)))
         elif command.startswith("/"):
-            say(f"I don't know {command}. Type /help to see what I can do.")
+            say(replies.unknown_command(command, "Type"))
         elif not tokenize(text):
             say(replies.NO_WORDS)
         else:
