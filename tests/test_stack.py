@@ -115,7 +115,7 @@ def test_every_compose_variable_is_documented_and_a_setting():
     """${VARS} in the compose file are in .env.example and read by the settings module."""
     text = (ROOT / "docker-compose.yml").read_text()
     used = set(re.findall(r"\$\{(\w+)", text))
-    settings_source = (ROOT / "sentibot" / "settings.py").read_text()
+    settings_source = (ROOT / "common" / "settings.py").read_text()
     assert used <= env_example()
     for name in env_example() - {"REDIS_PASSWORD"}:
         assert f'"{name}"' in settings_source, name

@@ -90,7 +90,7 @@ def test_fasttext_learns_the_reviews_and_their_sentences(fasttext_data, fasttext
 
 def test_recipe_defaults_fill_in_epochs_and_batch_size(tiny_data):
     """No epochs or batch size given: the architecture's recipe decides."""
-    outcome = train.train(tiny_data, "pooled", seed=2)
+    outcome = train.train(tiny_data, plan("pooled"), seed=2)
     assert (outcome.epochs, outcome.batch_size) == (5, 128)
     assert len(outcome.history["accuracy"]) == 5
 
@@ -137,16 +137,16 @@ def test_feedback_examples_teach_with_their_weight_and_are_scored_apart(tiny_dat
     higher after a run that weighs the feedback 3 than after the same seeded run that weighs it 0; the
     run reports the accuracy on those examples apart, as the model scores them."""
 
-    taught = (["a boring film"] * 40, [1] * 40)
+    taught = (["a boring film"] * 200, [1] * 200)
     scored = {}
     for weight in (0.0, train.FEEDBACK_WEIGHT):
         monkeypatch.setattr(train, "FEEDBACK_WEIGHT", weight)
-        outcome = train.train(tiny_data, plan("tutorial", 1, 64), seed=4, feedback=taught)
+        outcome = train.train(tiny_data, plan("tutorial", 2, 64), seed=4, feedback=taught)
         rows = tiny_data.encoder.encode(taught[0][:1])
         scored[weight] = float(batches.scores(outcome.model, rows, trim=False)[0])
-        assert outcome.feedback["examples"] == 40 and outcome.feedback["weight"] == weight
-        assert outcome.feedback["accuracy"] == float(scored[weight] >= 0.5)  # all 40 are the same text
-    assert scored[train.FEEDBACK_WEIGHT] > scored[0.0] + 0.1
+        assert outcome.feedback["examples"] == 200 and outcome.feedback["weight"] == weight
+        assert outcome.feedback["accuracy"] == float(scored[weight] >= 0.5)  # all 200 are the same text
+    assert scored[train.FEEDBACK_WEIGHT] > scored[0.0] + 0.2  # measured: 0.49 unweighted, 0.80 weighted
 
 
 def test_serving_divides_the_logits_by_the_bundle_temperature(trained, tiny_data):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
 import os
@@ -17,7 +16,7 @@ from rq.serializers import JSONSerializer
 from model.recipes import plan
 from tests.factories import second_version
 from tests.processes import run_burst, start_worker, stop_process, wait_for, wait_worker_ready
-from worker import training
+from worker import client, training
 from worker.client import failure_reason, submit_review, wait_result
 from worker.errors import JobFailed, NotFound, QueueUnavailable, ScoringTimeout, TrainingBusy
 from worker.jobs import quality_gate
@@ -289,9 +288,11 @@ def test_training_job_reports_epochs_and_promotes(connection, worker_settings):
     assert result["status"] == "promoted", result.get("reason")
     assert [e["epoch"] for e in job.get_meta()["epochs"]] == [1, 2]
     assert len(result["history"]["val_accuracy"]) == 2 and result["test_accuracy"] > 0.5
-    assert base64.b64decode(result["chart_png"])[:4] == b"\x89PNG"
+    assert "chart_png" not in result and training.chart(connection, job_id)[:4] == b"\x89PNG"  # its own key
     assert ModelRegistry(connection).current() == result["version"]
     assert training.running(connection) is None  # the lock was released
+    snapshot = client.training_snapshot(connection, job_id)
+    assert snapshot.state == "finished" and snapshot.chart == training.chart(connection, job_id)
 
 
 def test_a_model_below_the_gate_is_stored_but_not_promoted(connection, worker_settings, live_model):
