@@ -3,7 +3,7 @@
 Starts Redis (REDIS_URL's, or a private one), a scoring worker, a training worker and the bot
 (or, without TELEGRAM_TOKEN, the terminal chat) as child processes with prefixed logs. The first
 start puts a model live: the newest local bundle, else a training of the default architecture.
-Ctrl-C stops every child it started.
+Ctrl-C, or SIGTERM (what Docker, systemd and `kill` send), stops every child it started.
 """
 
 from __future__ import annotations
@@ -157,12 +157,24 @@ def wait_for_workers(url: str, count: int, timeout_s: float = 180) -> None:
         print(f"[up] the workers are not ready after {timeout_s:.0f} s; reviews wait for them (see the logs)")
 
 
+def interrupt_on_sigterm() -> None:
+    """SIGTERM is Ctrl-C for `up`: wherever it is (training the first model, the chat, the bot), the
+    interrupt reaches the one place that stops its children. Without this, a SIGTERM ended `up` at once
+    and left its Redis and workers running, orphaned."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def run_up(args: argparse.Namespace, settings: Settings) -> int:
     """Start everything; block until Ctrl-C or the front end ends.
 
     With a bot token, every process logs to this terminal with a prefix. Without one, the terminal is
     the chat: logs go to SENTIBOT_HOME/logs/ and the screen shows only the conversation and progress.
     """
+    interrupt_on_sigterm()
     chat_mode = not settings.telegram_token
     children = Children(log_dir=chat_logs(settings) if chat_mode else None)
     if children.log_dir is not None:
@@ -210,5 +222,6 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
     except SentibotError:
         raise
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the stopping short
         children.stop()
     return 0

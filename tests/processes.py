@@ -23,8 +23,10 @@ __all__ = [
     "FEEDBACK_ADMIN",
     "TOKEN",
     "RedisServer",
+    "alive",
     "bot_and_worker",
     "bot_env",
+    "children_of",
     "free_port",
     "listening_ports",
     "run_burst",
@@ -147,3 +149,23 @@ def listening_ports(pid: int) -> set[int]:
                 if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
                     ports.add(int(fields[1].rsplit(":", 1)[1], 16))
     return ports
+
+
+def children_of(pid: int) -> set[int]:
+    """PIDs whose parent is ``pid`` now (Linux /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                found.add(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"

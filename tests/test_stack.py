@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from bot.terminal import answer
-from tests.processes import start_worker, stop_process, wait_worker_ready
+from tests.processes import alive, children_of, start_worker, stop_process, wait_worker_ready
 
 pytestmark = pytest.mark.slow  # every test here trains a model or starts processes
 
@@ -80,6 +80,52 @@ def test_up_without_model_or_data_says_what_to_do(tmp_path):
     done = run_up(tmp_path, "/quit\n", IMDB_DATA=str(tmp_path / "nowhere"))
     assert done.returncode == 0
     assert "No IMDB data" in done.stdout and "Set IMDB_DATA" in done.stdout
+
+
+def spawn_up(home: Path, **extra: str):
+    """`sentibot up` in a pseudo-terminal (the chat), no REDIS_URL or token, SENTIBOT_HOME ``home``."""
+    import pexpect
+
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "TELEGRAM_TOKEN", "IMDB_DATA")}
+    env.update(SENTIBOT_HOME=str(home), LOG_LEVEL="WARNING", TERM="dumb", **extra)
+    return pexpect.spawn(sys.executable, ["-m", "sentibot.cli", "up"], env=env, encoding="utf-8", timeout=120)
+
+
+def sigterm_leaves_no_child(child) -> None:
+    """SIGTERM `up` (as Docker, systemd and `kill` do): it exits, and every process it started is gone."""
+    import signal
+
+    import pexpect
+
+    started = children_of(child.pid)
+    assert len(started) >= 3, started  # redis, a scoring worker, the trainer
+    child.kill(signal.SIGTERM)
+    child.expect(pexpect.EOF, timeout=90)
+    child.wait()
+    assert [pid for pid in started if alive(pid)] == []
+
+
+def test_sigterm_while_the_first_model_trains_stops_every_child(tmp_path, imdb_tarball):
+    """SIGTERM during the first start's training: `up` stops Redis, both workers and the training."""
+    child = spawn_up(tmp_path / "home", IMDB_DATA=str(imdb_tarball), DEFAULT_ARCH="tutorial")
+    try:
+        child.expect(r"no model yet: training the tutorial model")
+        sigterm_leaves_no_child(child)
+    finally:
+        child.close(force=True)
+
+
+def test_sigterm_at_the_chat_prompt_stops_every_child(tmp_path, bundle_path):
+    """SIGTERM while the chat waits for a review: the same clean stop."""
+    home = tmp_path / "home"
+    (home / "bundles").mkdir(parents=True)
+    (home / "bundles" / bundle_path.name).write_bytes(bundle_path.read_bytes())
+    child = spawn_up(home)
+    try:
+        child.expect("review> ")
+        sigterm_leaves_no_child(child)
+    finally:
+        child.close(force=True)
 
 
 # --- docker-compose.yml, checked without a Docker engine ---------------------------------------
