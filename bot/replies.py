@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from model.intervals import interval95
+from model.recipes import recipe
 from worker.queues import MAX_TEXT_CHARS
 
 if TYPE_CHECKING:
@@ -22,7 +24,7 @@ HELP = (
     "/model – the live model: version, architecture, test accuracy, training date\n"
     "/status – queues, workers and any training in progress\n"
     "/retrain [arch=NAME] [epochs=N] [batch_size=N] [sentences=yes|no] [feedback=yes|no] – train a new model "
-    "(admins; feedback=yes adds what users taught with 👍/👎)\n"
+    "(admins; feedback=yes adds what users taught with 👍/👎; minilm's epochs are parts of one pass)\n"
     "/cancel – stop the running training (admins)\n"
     "/forget – delete every review you rated with 👍/👎\n"
     "/feedback – what users taught the model so far (admins)"
@@ -121,7 +123,8 @@ def training_queued(job_id: str, plan: TrainingPlan) -> str:
     """What was queued, with every setting spelled out (defaults come from the architecture)."""
     extra = ", plus single-sentence examples" if plan.sentences else ""
     extra += ", plus users' feedback" if plan.feedback else ""
-    return f"Training queued as {job_id}: {plan.arch}, {plan.epochs} epochs, batch {plan.batch_size}{extra}."
+    schedule = recipe(plan.arch).schedule(plan)
+    return f"Training queued as {job_id}: {plan.arch}, {schedule}, batch {plan.batch_size}{extra}."
 
 
 def model_in_training(training: dict, first: bool) -> str:
@@ -185,8 +188,13 @@ def epoch_line(e: dict) -> str:
 
 
 def progress(job_id: str, epochs: list[dict], total: int, stage: str = "") -> str:
-    """The one progress message, edited after every epoch."""
-    head = f"Training {job_id}\n{bar(len(epochs), total)} epoch {len(epochs)}/{total}"
+    """The one progress message, edited after every epoch. A part of a pass says so, with its train and
+    validation accuracy ("part 3 of 8 of one pass over ... — train 0.81, validation 0.84 (200 reviews)")."""
+    last = epochs[-1] if epochs else {}
+    head = f"Training {job_id}\n{bar(len(epochs), total)} {last.get('name') or f'epoch {len(epochs)}/{total}'}"
+    if last.get("name"):
+        head += f" — train {last['accuracy']:.2f}, validation {last['val_accuracy']:.2f}"
+        head += f" ({last['validated_on']:,} reviews)" if last.get("validated_on") else ""
     if stage and not stage.endswith(" done"):  # before the first epoch, inside a long one, or testing after
         head += f" – {stage}"
     return "\n".join([head, *[epoch_line(e) for e in epochs]])
@@ -212,7 +220,7 @@ def training_done(result: dict) -> str:
     accuracy = result.get("test_accuracy")
     head = f"Training finished: test accuracy {accuracy:.2%} ({result.get('arch')}, {result.get('version')})"
     if result.get("test_reviews"):
-        head += f" on {result['test_reviews']:,} test reviews"
+        head += f" on {tested(accuracy, result['test_reviews'])}"
     extra = []
     if result.get("short_dev_accuracy") is not None:
         extra.append(f"One-sentence reviews (dev split): {result['short_dev_accuracy']:.2%}")
@@ -229,12 +237,20 @@ def training_done(result: dict) -> str:
     return "\n".join([head, *lines, *extra, f"{outcome}: {result.get('reason', '')}."])
 
 
+def tested(accuracy: float, reviews: int) -> str:
+    """How sure a test accuracy is: "2,000 test reviews (95% interval 90.4–92.9%)"."""
+    low, high = interval95(accuracy, reviews)
+    return f"{reviews:,} test reviews (95% interval {low:.1%}–{high:.1%})"
+
+
 def model_info(meta: dict | None) -> str:
     """/model's answer."""
     if not meta:
         return "No model is live yet. An admin can train one with /retrain."
     accuracy = meta.get("test_accuracy")
     acc = f"{accuracy:.2%}" if accuracy is not None else "unknown"
+    if accuracy is not None and meta.get("test_reviews"):
+        acc += f" on {tested(accuracy, meta['test_reviews'])}"
     lines = [
         f"Live model {meta['version']}",
         f"architecture: {meta.get('arch')} ({meta.get('params') or 0:,} parameters)",
@@ -245,6 +261,8 @@ def model_info(meta: dict | None) -> str:
     if meta.get("pretrained"):
         encoder = meta["pretrained"]
         lines.append(f"fine-tuned from: {encoder.get('name')} ({encoder.get('package')} {encoder.get('version')})")
+    if meta.get("schedule"):
+        lines.append(f"trained on: {meta['schedule']}")
     lines.append(f"trained: {meta.get('created_at')}")
     return "\n".join(lines)
 

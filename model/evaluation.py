@@ -10,13 +10,12 @@ slang, emoji, or plain (no giveaway adjective). It was split once, at random wit
 (report with it; never choose with it). It ships inside the `model` package, so a worker in the
 Docker image reads it as well as the benches do.
 
-Also here: the 95% interval of an accuracy (calibration is in ``model.calibration``).
+Also here: scoring a model on them (intervals are in ``model.intervals``, calibration in ``model.calibration``).
 """
 
 from __future__ import annotations
 
 import csv
-import math
 import statistics
 import time
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from model.encoding import TextEncoder
+from model.intervals import interval95  # noqa: F401 - the benches read it from here too
 from model.predict import Predictor
 
 SHORT_REVIEWS = Path(str(resources.files("model") / "short_reviews.tsv"))
@@ -61,16 +61,6 @@ def accuracy(predictor: Predictor, examples: list[LabelledText]) -> float:
     predictions = predictor.predict([example.text for example in examples])
     hits = sum(int(p.label == "positive") == e.label for p, e in zip(predictions, examples, strict=True))
     return hits / len(examples)
-
-
-def interval95(share: float, n: int) -> tuple[float, float]:
-    """Wilson's 95% interval for an accuracy of ``share`` on ``n`` examples."""
-    if n <= 0:
-        return 0.0, 1.0
-    z = 1.959964
-    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def latency_ms(predictor: Predictor, texts: list[str], repeats: int = 200) -> float:

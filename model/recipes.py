@@ -98,6 +98,35 @@ class Recipe:
             feedback=feedback,
         )
 
+    def examples(self, sentences: bool) -> str:
+        """What one pass reads, when the recipe samples: "20,000 sentences and 1,500 reviews"; else ""."""
+        if not (self.review_sample or self.sentence_sample):
+            return ""
+        reviews = f"{self.review_sample:,} reviews" if self.review_sample else "every review"
+        if not sentences:
+            return reviews
+        pieces = f"{self.sentence_sample:,} sentences" if self.sentence_sample else "every sentence"
+        return f"{pieces} and {reviews}"
+
+    def schedule(self, plan: TrainingPlan) -> str:
+        """What a training of ``plan`` runs, said honestly: "5 epochs", or for a pass served in parts,
+        "one pass over 20,000 sentences and 1,500 reviews, in 8 parts"."""
+        if self.epochs_per_pass <= 1:
+            return f"{plan.epochs} epoch{'s' if plan.epochs != 1 else ''}"
+        passes = -(-plan.epochs // self.epochs_per_pass)
+        over = f" over {self.examples(plan.sentences)}" if self.examples(plan.sentences) else ""
+        return f"{'one pass' if passes == 1 else f'{passes} passes'}{over}, in {plan.epochs} parts"
+
+    def part_name(self, epoch: int, plan: TrainingPlan) -> str:
+        """How a reported epoch is named: "epoch 2/5", or "part 3 of 8 of one pass over 20,000 sentences and
+        1,500 reviews" when a pass is served in parts (a part of a pass is not an epoch)."""
+        if self.epochs_per_pass <= 1:
+            return f"epoch {epoch}/{plan.epochs}"
+        per, passes = self.epochs_per_pass, -(-plan.epochs // self.epochs_per_pass)
+        which = "one pass" if passes == 1 else f"pass {(epoch - 1) // per + 1} of {passes}"
+        over = f" over {self.examples(plan.sentences)}" if self.examples(plan.sentences) else ""
+        return f"part {(epoch - 1) % per + 1} of {per} of {which}{over}"
+
     def encoder_settings(self) -> dict:
         """Keyword arguments for :class:`model.encoding.TextEncoder` (all but the words and tokenizer)."""
         own = {name: getattr(self, name) for name in layout_named(self.layout).settings}

@@ -47,6 +47,7 @@ class TrainOutcome:
     cancelled: bool
     sentences: int = 0  # single-sentence examples trained on besides the reviews
     test_reviews: int = 0  # test reviews the test accuracy was measured on
+    schedule: str = ""  # what ran, said honestly: "5 epochs", "one pass over ..., in 8 parts"
     calibration: Calibration = field(default_factory=Calibration)  # serving divides logits by .applied
     short_dev_accuracy: float | None = None  # on model/short_reviews.tsv's dev split
     feedback: dict | None = None  # {"examples", "weight", "accuracy"} when users' feedback was trained on
@@ -193,6 +194,7 @@ def train(
         cancelled=cancelled,
         sentences=min(len(data.y_sentences), recipe.sentence_sample or len(data.y_sentences)),
         test_reviews=min(len(data.y_test), recipe.test_sample or len(data.y_test)),
+        schedule=recipe.schedule(plan),
         seconds=seconds,
     )
     if cancelled:
@@ -234,6 +236,7 @@ def make_bundle(outcome: TrainOutcome, data: EncodedImdb) -> bundle.Bundle:
             "sentence_examples": outcome.sentences,
         },
         "test_reviews": outcome.test_reviews,
+        "schedule": outcome.schedule,
         "seconds": outcome.seconds,
         "temperature": outcome.calibration.applied,
         "calibration": outcome.calibration.to_dict(),

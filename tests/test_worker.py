@@ -279,6 +279,19 @@ def test_quality_gate():
     assert quality_gate(0.87, {"test_accuracy": 0.86}, 0.80, 0.01, short_dev=0.5)[0]  # live has no figure
 
 
+def test_the_gate_says_when_a_difference_is_inside_the_noise():
+    """Two accuracies a point apart on 2,000 test reviews each cannot be told apart: the reason says so;
+    on 25,000 each they can, and it does not."""
+    live = {"test_accuracy": 0.88, "test_reviews": 2000}
+    promote, reason = quality_gate(0.89, live, 0.80, 0.01, test_reviews=2000)
+    assert promote and "inside the noise of 2,000 and 2,000 test reviews" in reason
+    promote, reason = quality_gate(0.89, {**live, "test_reviews": 25000}, 0.80, 0.01, test_reviews=25000)
+    assert promote and "noise" not in reason
+    promote, reason = quality_gate(0.86, live, 0.80, 0.01, test_reviews=2000)
+    assert not promote and "inside the noise" in reason  # refused by the drop rule, yet not clearly worse
+    assert "noise" not in quality_gate(0.89, {"test_accuracy": 0.88}, 0.80, 0.01, test_reviews=2000)[1]
+
+
 def test_training_job_reports_epochs_and_promotes(connection, worker_settings):
     """A training job publishes each epoch, stores the bundle, returns the chart, goes live."""
     job_id = training.start(connection, plan("tutorial", 2, 32), "admin", 3600)

@@ -20,6 +20,7 @@ from rq.job import Job
 
 from common.settings import Settings
 from model import recipes
+from model.intervals import difference_noise, interval95
 from model.progress import EpochReport, TrainingProgress
 from model.recipes import TrainingPlan
 from worker import feedback as user_feedback
@@ -86,16 +87,25 @@ def explain_review(context: JobContext, text: str, top: int = 5) -> dict:
 
 
 def quality_gate(
-    accuracy: float, live: dict | None, min_accuracy: float, max_drop: float, short_dev: float | None = None
+    accuracy: float,
+    live: dict | None,
+    min_accuracy: float,
+    max_drop: float,
+    short_dev: float | None = None,
+    test_reviews: int = 0,
 ) -> tuple[bool, str]:
     """Whether a new model may go live, and why (not): IMDB test accuracy above the threshold and not
-    more than ``max_drop`` below the live model's, and the same for the short dev split when both have it."""
+    more than ``max_drop`` below the live model's, and the same for the short dev split when both have it.
+    When both test figures say on how many reviews they were measured, the reason also says whether the
+    difference is inside their noise (the gate cannot tell models apart there)."""
     if accuracy < min_accuracy:
         return False, f"test accuracy {accuracy:.2%} is below the {min_accuracy:.0%} threshold"
     live_accuracy = (live or {}).get("test_accuracy")
+    noise = _noise(accuracy, test_reviews, live_accuracy, (live or {}).get("test_reviews") or 0)
     if live_accuracy is not None and accuracy < live_accuracy - max_drop:
         return False, (
-            f"test accuracy {accuracy:.2%} is more than {max_drop:.0%} below the live model's {live_accuracy:.2%}"
+            f"test accuracy {accuracy:.2%} is more than {max_drop:.0%} below the live model's "
+            f"{live_accuracy:.2%}{noise}"
         )
     live_short = (live or {}).get("short_dev_accuracy")
     if short_dev is not None and live_short is not None and short_dev < live_short - max_drop:
@@ -105,14 +115,25 @@ def quality_gate(
         )
     if live_accuracy is None:
         return True, "first model: it passed the threshold"
-    return True, f"test accuracy {accuracy:.2%} passed the gate (live model: {live_accuracy:.2%})"
+    return True, f"test accuracy {accuracy:.2%} passed the gate (live model: {live_accuracy:.2%}){noise}"
+
+
+def _noise(accuracy: float, reviews: int, live_accuracy: float | None, live_reviews: int) -> str:
+    """The clause saying the difference is inside the noise of the two samples, when it is; else nothing."""
+    if live_accuracy is None or not reviews or not live_reviews:
+        return ""
+    if abs(accuracy - live_accuracy) >= difference_noise(accuracy, reviews, live_accuracy, live_reviews):
+        return ""
+    return f"; the difference is inside the noise of {reviews:,} and {live_reviews:,} test reviews"
 
 
 class MetaProgress(TrainingProgress):
     """Writes stage and per-epoch reports into job.meta for the bot to read; stops on /cancel or shutdown."""
 
-    def __init__(self, context: JobContext) -> None:
+    def __init__(self, context: JobContext, plan: TrainingPlan) -> None:
         self.context = context
+        self.plan = plan
+        self.recipe = recipes.recipe(plan.arch)
         self.job = context.job
         self.job.meta.update({"stage": "starting", "epochs": []})
         self.job.save_meta()
@@ -127,8 +148,11 @@ class MetaProgress(TrainingProgress):
         self.job.save_meta()
 
     def epoch(self, report: EpochReport) -> None:
-        self.job.meta["epochs"].append(report.to_dict())
-        self.job.meta["stage"] = f"epoch {report.epoch}/{report.epochs} done"
+        """The report, named honestly ("part 3 of 8 of one pass over ...") with what it was validated on."""
+        name = self.recipe.part_name(report.epoch, self.plan)
+        validated_on = self.recipe.validation_sample or None  # None: the whole test split
+        self.job.meta["epochs"].append({**report.to_dict(), "name": name, "validated_on": validated_on})
+        self.job.meta["stage"] = f"{name} done"
         self.job.save_meta()
 
     def should_stop(self) -> bool:
@@ -152,7 +176,7 @@ def train_model(context: JobContext, plan: dict, requested_by: str | None = None
     job, connection, settings = context.job, context.connection, context.settings
     try:
         chosen = TrainingPlan.from_dict(plan)
-        progress = MetaProgress(context)
+        progress = MetaProgress(context, chosen)
         started = time.perf_counter()
         progress.stage("loading data")
         data = load_imdb(settings.imdb_data, settings.cache_dir, recipes.recipe(chosen.arch), chosen.sentences)
@@ -178,7 +202,12 @@ def train_model(context: JobContext, plan: dict, requested_by: str | None = None
         live = registry.current_meta()
         registry.add(bundle.to_bytes(made))
         promote, reason = quality_gate(
-            outcome.test_accuracy, live, settings.min_accuracy, settings.max_accuracy_drop, outcome.short_dev_accuracy
+            outcome.test_accuracy,
+            live,
+            settings.min_accuracy,
+            settings.max_accuracy_drop,
+            outcome.short_dev_accuracy,
+            outcome.test_reviews,
         )
         if promote:
             registry.promote(made.version)
@@ -190,6 +219,7 @@ def train_model(context: JobContext, plan: dict, requested_by: str | None = None
             "version": made.version,
             "test_accuracy": outcome.test_accuracy,
             "test_reviews": outcome.test_reviews,
+            "test_interval": interval95(outcome.test_accuracy, outcome.test_reviews),
             "short_dev_accuracy": outcome.short_dev_accuracy,
             "reason": reason,
             "seconds": round(time.perf_counter() - started, 1),
