@@ -123,7 +123,7 @@ def training_queued(job_id: str, plan: TrainingPlan) -> str:
     """What was queued, with every setting spelled out (defaults come from the architecture)."""
     extra = ", plus single-sentence examples" if plan.sentences else ""
     extra += ", plus users' feedback" if plan.feedback else ""
-    schedule = recipe(plan.arch).schedule(plan)
+    schedule = recipe(plan.arch).schedule(plan, sizes=False)  # the trainer's device decides the sizes
     return f"Training queued as {job_id}: {plan.arch}, {schedule}, batch {plan.batch_size}{extra}."
 
 

@@ -22,6 +22,7 @@ from model.batches import SEED, Batches, MixedWidthBatches, held_out, sample, sc
 from model.calibration import Calibration, calibrate
 from model.callbacks import FitProgress, TestProgress
 from model.data import EncodedImdb
+from model.device import training_recipe
 from model.evaluation import short_dev_scores
 from model.progress import TrainingProgress
 from model.recipes import TrainingPlan
@@ -102,7 +103,7 @@ def fit(
     ``extra`` (rows, labels, weight), e.g. users' feedback, is trained on beside the IMDB examples,
     each of its examples counting ``weight`` times.
     """
-    recipe = recipes.recipe(plan.arch)
+    recipe = training_recipe(plan.arch)
     trim = data.encoder.pads_to_longest
     listener = FitProgress(plan.epochs, progress)
     validation = _evaluation_data(data, recipe.validation_sample, plan.batch_size, trim)
@@ -175,7 +176,7 @@ def train(
     separately afterwards; it never enters the test figures the quality gate reads.
     """
     progress = progress or TrainingProgress()
-    recipe = recipes.recipe(plan.arch)
+    recipe = training_recipe(plan.arch)
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     model = build_model(plan.arch, data, seed)

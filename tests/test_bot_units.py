@@ -271,7 +271,7 @@ def test_a_part_of_a_pass_is_not_called_an_epoch():
     from model.recipes import plan, recipe
 
     minilm = plan("minilm")
-    assert "one pass over 20,000 sentences and 1,500 reviews, in 8 parts" in replies.training_queued("t-1", minilm)
+    assert "minilm, one pass, in 8 parts, batch 32" in replies.training_queued("t-1", minilm)
     assert "5 epochs" in replies.training_queued("t-2", plan("tutorial"))
     name = recipe("minilm").part_name(3, minilm)
     assert name == "part 3 of 8 of one pass over 20,000 sentences and 1,500 reviews"

@@ -210,3 +210,17 @@ def test_the_learning_rate_warms_up_then_falls_to_zero(tiny_data):
     assert peak == pytest.approx(0.001)
     assert seen[0] < peak and seen.index(peak) <= 2  # warm-up: 10% of 20 steps
     assert seen[-1] < peak / 10 and all(a >= b for a, b in itertools.pairwise(seen[2:]))
+
+
+def test_the_device_decides_the_recipes_sizes():
+    """One place reads the device: here (no GPU) minilm keeps its CPU sample; with a GPU it reads all the
+    sentences and reviews and tests on the whole split. Recipes without GPU sizes are the same anywhere."""
+    from model import device, recipes
+
+    assert device.gpu_available() is False  # this machine, and CI's
+    assert device.training_recipe("minilm") == recipes.recipe("minilm")
+    on_gpu = device.training_recipe("minilm", gpu=True)
+    assert (on_gpu.review_sample, on_gpu.sentence_sample, on_gpu.test_sample) == (0, 0, 0)
+    assert on_gpu.validation_sample == 1_000 and on_gpu.epochs_per_pass == recipes.recipe("minilm").epochs_per_pass
+    assert device.training_recipe("nbsvm", gpu=True) == recipes.recipe("nbsvm")
+    assert on_gpu.part_name(1, recipes.plan("minilm")) == "part 1 of 8 of one pass over every sentence and every review"

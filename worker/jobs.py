@@ -20,6 +20,7 @@ from rq.job import Job
 
 from common.settings import Settings
 from model import recipes
+from model.device import training_recipe
 from model.intervals import difference_noise, interval95
 from model.progress import EpochReport, TrainingProgress
 from model.recipes import TrainingPlan
@@ -133,7 +134,7 @@ class MetaProgress(TrainingProgress):
     def __init__(self, context: JobContext, plan: TrainingPlan) -> None:
         self.context = context
         self.plan = plan
-        self.recipe = recipes.recipe(plan.arch)
+        self.recipe = training_recipe(plan.arch)
         self.job = context.job
         self.job.meta.update({"stage": "starting", "epochs": []})
         self.job.save_meta()
