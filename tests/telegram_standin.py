@@ -229,6 +229,9 @@ class TelegramStandIn:
             }
 
     def api_answerInlineQuery(self, params, files):
+        if "cache_time" in params:  # form-encoded: as Telegram reads them
+            params["cache_time"] = int(params["cache_time"])
+        params["is_personal"] = str(params.get("is_personal", "false")).lower() == "true"
         self._record("answerInlineQuery", params)
         return True
 
@@ -423,9 +426,14 @@ class TelegramStandIn:
             **content,
         }
 
-    def send_text(self, user_id: int, text: str, chat_id: int | None = None, reply_to: dict | None = None) -> dict:
-        """A user sends a text message (a command if it starts with /)."""
+    def send_text(
+        self, user_id: int, text: str, chat_id: int | None = None, reply_to: dict | None = None, via_bot: bool = False
+    ) -> dict:
+        """A user sends a text message (a command if it starts with /; ``via_bot``: an inline result of this bot
+        that the user chose)."""
         content: dict[str, Any] = {"text": text}
+        if via_bot:
+            content["via_bot"] = BOT
         if text.startswith("/"):
             content["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
         if reply_to is not None:
