@@ -186,3 +186,23 @@ def test_webhook_settings(monkeypatch, capsys):
     assert main(["bot"]) == 2
     assert "WEBHOOK_URL must be the public https:// URL" in capsys.readouterr().err
     assert repr(SECRET) not in repr(Settings(webhook_url="https://x.org/t", webhook_secret=SECRET))
+
+
+@pytest.mark.slow  # starts the bot
+def test_a_webhook_port_in_use_is_one_sentence(standin, env):
+    """WEBHOOK_PORT held by someone else: `sentibot bot` exits with a sentence naming it, no traceback."""
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "sentibot.cli", "bot"],
+            env={**webhook_env(env, port), "REDIS_URL": "redis://127.0.0.1:1/0"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert f"Could not listen for webhooks on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
