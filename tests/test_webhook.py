@@ -206,3 +206,25 @@ def test_a_webhook_port_in_use_is_one_sentence(standin, env):
         )
     assert done.returncode == 1
     assert f"Could not listen for webhooks on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_compose_webhook_profile_puts_a_proxy_in_front_of_the_bot_replicas():
+    """`--profile webhook`: nginx on 443 with the config in deploy/, passing posts to bot:8443 (the webhook
+    port the bot listens on, on 0.0.0.0 inside its container), re-resolving `bot` so every replica gets posts;
+    the bot itself publishes nothing."""
+    from pathlib import Path
+
+    import yaml
+
+    from sentibot.settings import Settings
+
+    root = Path(__file__).resolve().parents[1]
+    services = yaml.safe_load((root / "docker-compose.yml").read_text())["services"]
+    proxy = services["proxy"]
+    assert proxy["profiles"] == ["webhook"] and proxy["ports"] == ["443:443"]
+    config_mount = next(v for v in proxy["volumes"] if v.endswith(":/etc/nginx/conf.d/default.conf:ro"))
+    config = (root / config_mount.split(":")[0]).read_text()
+    assert f"http://bot:{Settings().webhook_port};" in config and "resolver 127.0.0.11" in config
+    assert "ssl_certificate " in config and "listen 443 ssl" in config
+    assert services["bot"]["environment"]["WEBHOOK_LISTEN"] == "0.0.0.0" and "ports" not in services["bot"]
+    assert proxy["depends_on"]["bot"]["condition"] == "service_healthy"
