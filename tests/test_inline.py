@@ -8,18 +8,10 @@ import time
 import pytest
 
 from bot import replies
-from tests.conftest import wait_for
-from tests.telegram_standin import TelegramStandIn
-from tests.test_bot import TOKEN, bot_and_worker, bot_env
+from common.settings import Settings
+from tests.processes import bot_and_worker, bot_env, wait_for
 
 RATE_LIMIT = 4  # a minute, per user: inline queries and messages together
-
-
-@pytest.fixture(scope="module")
-def standin():
-    server = TelegramStandIn(token=TOKEN).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -105,9 +97,10 @@ def test_a_chosen_inline_result_posted_in_the_bots_chat_is_not_scored_again(read
 
 def test_inline_titles_and_messages():
     """Mixed scores say so; the confidence is the verdict's, not P(positive)."""
-    assert replies.inline_title({"label": "negative", "score": 0.1}) == ("Negative", "90% sure")
-    assert replies.inline_title({"label": "positive", "score": 0.55}) == ("Mixed / not sure", "55% positive")
-    text = replies.inline_message({"label": "positive", "score": 0.55}, "fine I guess")
+    band = Settings().mixed_band
+    assert replies.inline_title({"label": "negative", "score": 0.1}, band) == ("Negative", "90% sure")
+    assert replies.inline_title({"label": "positive", "score": 0.55}, band) == ("Mixed / not sure", "55% positive")
+    text = replies.inline_message({"label": "positive", "score": 0.55}, "fine I guess", band)
     assert text == "Mixed / not sure (55% positive): fine I guess"
 
 

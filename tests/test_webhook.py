@@ -13,19 +13,10 @@ import urllib.request
 
 import pytest
 
-from sentibot.redis_server import free_port
-from tests.conftest import stop_process, wait_for
+from tests.processes import TOKEN, bot_env, free_port, start_bot, start_worker, stop_process, wait_for
 from tests.telegram_standin import TelegramStandIn
-from tests.test_bot import TOKEN, bot_env, start_bot
 
 SECRET = "webhook-secret_for-tests-0123456789"
-
-
-@pytest.fixture(scope="module")
-def standin():
-    server = TelegramStandIn(token=TOKEN).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +32,7 @@ def env(standin, redis_server, imdb_dir, home) -> dict:
 
 @pytest.fixture(scope="module")
 def worker(env):
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sentibot.cli", "worker", "--queues", "score", "--name", "webhook-worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = start_worker(None, "score", "webhook-worker", env=env)
     yield process
     stop_process(process)
 
@@ -169,8 +155,8 @@ def test_health_works_in_webhook_mode(ready, webhook_bot, connection, env):
 def test_webhook_settings(monkeypatch, capsys):
     """Defaults 8443 on 127.0.0.1; WEBHOOK_URL without WEBHOOK_SECRET, or a malformed one, stops `sentibot bot`
     with one sentence naming the variable."""
+    from common.settings import Settings
     from sentibot.cli import main
-    from sentibot.settings import Settings
 
     settings = Settings.from_env({})
     assert (settings.webhook_url, settings.webhook_port, settings.webhook_listen) == ("", 8443, "127.0.0.1")
@@ -216,7 +202,7 @@ def test_the_compose_webhook_profile_puts_a_proxy_in_front_of_the_bot_replicas()
 
     import yaml
 
-    from sentibot.settings import Settings
+    from common.settings import Settings
 
     root = Path(__file__).resolve().parents[1]
     services = yaml.safe_load((root / "docker-compose.yml").read_text())["services"]
