@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import ssl
 import threading
 import time
 from collections import deque
@@ -85,6 +86,7 @@ class TelegramStandIn:
         self.webhook: dict | None = None  # {"url", "secret_token", "max_connections"} after setWebhook
         self.webhook_posts: list[tuple[int, int]] = []  # (update_id, HTTP status) of every post to the webhook
         self._posting: set[int] = set()  # update_ids being posted now
+        self.webhook_tls: ssl.SSLContext | None = None  # trusts a test CA for https:// webhooks (default: the system's)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -117,6 +119,7 @@ class TelegramStandIn:
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         app.router.add_post("/test/send", self._test_send)
         app.router.add_post("/test/press", self._test_press)
+        app.router.add_post("/test/inline", self._test_inline)
         app.router.add_get("/test/calls", self._test_calls)
         self._runner = web.AppRunner(app)
         self._loop.run_until_complete(self._runner.setup())
@@ -362,8 +365,9 @@ class TelegramStandIn:
     async def _post(self, session: aiohttp.ClientSession, hook: dict, update: dict) -> None:
         """One post; answered 200 it is delivered, otherwise it is tried again (as Telegram does)."""
         headers = {"X-Telegram-Bot-Api-Secret-Token": hook["secret_token"]} if hook["secret_token"] else {}
+        tls = self.webhook_tls or True  # True: aiohttp's default verification
         try:
-            async with session.post(hook["url"], json=update, headers=headers) as response:
+            async with session.post(hook["url"], json=update, headers=headers, ssl=tls) as response:
                 status = response.status
         except (aiohttp.ClientError, TimeoutError):
             status = 0  # not reachable (the bot is not listening yet, or went away)
@@ -384,6 +388,10 @@ class TelegramStandIn:
     async def _test_press(self, request: web.Request) -> web.Response:
         body = await request.json()
         return web.json_response(self.press_button(int(body["user_id"]), int(body["message_id"]), body["data"]))
+
+    async def _test_inline(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        return web.json_response(self.send_inline_query(int(body["user_id"]), body["query"]))
 
     async def _test_calls(self, request: web.Request) -> web.Response:
         chat = request.query.get("chat_id")
@@ -542,8 +550,12 @@ def main() -> None:
     parser.add_argument("--token", default="123456:TEST-token")
     parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 only inside a container")
     parser.add_argument("--serve", action="store_true", help="no prompt: serve until stopped (driven over /test/)")
+    parser.add_argument("--webhook-cafile", help="trust this CA (PEM) when posting to an https:// webhook")
     args = parser.parse_args()
-    standin = TelegramStandIn(args.token, args.port, args.host).start()
+    standin = TelegramStandIn(args.token, args.port, args.host)
+    if args.webhook_cafile:
+        standin.webhook_tls = ssl.create_default_context(cafile=args.webhook_cafile)
+    standin.start()
     if args.serve:
         print(f"stand-in on {args.host}:{standin.port}", flush=True)
         threading.Event().wait()
