@@ -33,29 +33,32 @@ log = logging.getLogger(__name__)
 
 
 class RedactToken(logging.Filter):
-    """Replaces the bot token wherever it would appear in a log line (httpx logs request URLs)."""
+    """Replaces the bot token (or another secret) wherever it would appear in a log line (httpx logs request
+    URLs; PTB logs setWebhook's parameters, the webhook secret among them, at DEBUG)."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, placeholder: str = "<token>") -> None:
         super().__init__()
         self.token = token
+        self.placeholder = placeholder
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.token:
             message = record.getMessage()
             if self.token in message:
-                record.msg = message.replace(self.token, "<token>")
+                record.msg = message.replace(self.token, self.placeholder)
                 record.args = None
         return True
 
 
-def install_redaction(token: str, level: str = "INFO") -> None:
-    """Attach the token filter to every root handler.
+def install_redaction(token: str, level: str = "INFO", webhook_secret: str = "") -> None:
+    """Attach the token (and webhook secret) filters to every root handler.
 
     httpx logs every request URL (token included) at INFO: one line per poll, so it is kept to
     warnings unless LOG_LEVEL is DEBUG; the filter redacts the token either way.
     """
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactToken(token))
+        handler.addFilter(RedactToken(webhook_secret, "<webhook secret>"))
     if level != "DEBUG":
         logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -135,7 +138,7 @@ def build_application(settings: Settings) -> Application:
 def run(settings: Settings) -> None:
     """Take updates until stopped: from Telegram's webhook posts with WEBHOOK_URL, else by long polling
     (which deletes any webhook first, so switching back needs nothing else)."""
-    install_redaction(settings.telegram_token, settings.log_level)
+    install_redaction(settings.telegram_token, settings.log_level, settings.webhook_secret)
     if settings.metrics_port:
         worker_metrics.serve(settings.metrics_port, settings.metrics_address)
     application = build_application(settings)

@@ -214,3 +214,13 @@ def test_the_compose_webhook_profile_puts_a_proxy_in_front_of_the_bot_replicas()
     assert "ssl_certificate " in config and "listen 443 ssl" in config
     assert services["bot"]["environment"]["WEBHOOK_LISTEN"] == "0.0.0.0" and "ports" not in services["bot"]
     assert proxy["depends_on"]["bot"]["condition"] == "service_healthy"
+
+
+def test_the_webhook_secret_never_appears_in_the_logs(ready, standin, env, home):
+    """At DEBUG PTB logs setWebhook's parameters: the bot's log shows <webhook secret> instead."""
+    log_path = home / "debug.log"
+    with running_bot(standin, {**webhook_env(env, free_port()), "LOG_LEVEL": "DEBUG"}, log_path):
+        pass
+    log = log_path.read_text()
+    assert "setWebhook" in log and "<webhook secret>" in log
+    assert SECRET not in log
