@@ -19,7 +19,7 @@ from telegram.ext import ContextTypes
 from bot import metrics, replies
 from bot.chat import deps, well_formed
 from bot.delivery import owed
-from bot.errors import sentence_for
+from bot.reviews import why_not_scored
 from common.errors import SentibotError
 from model.encoding import tokenize
 from worker import client
@@ -56,7 +56,7 @@ async def answer_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         result = await client.wait_result_async(d.aconnection, job.id, max(0.1, started + wait_s - time.monotonic()))
     except (TimeoutError, SentibotError) as exc:
         metrics.ERROR_REPLIES.inc()
-        reason = replies.QUEUE_SLOW if isinstance(exc, TimeoutError) else sentence_for(exc)
+        reason = replies.QUEUE_SLOW if isinstance(exc, TimeoutError) else await why_not_scored(d, exc)
         failed = article("failed", replies.INLINE_NOT_SCORED, reason, replies.NOT_SCORED.format(why=reason))
         await owed(query.answer([failed], cache_time=0, is_personal=True), started + INLINE_WAIT_S, about)
         return

@@ -34,6 +34,16 @@ def only_result(answer) -> dict:
     return result
 
 
+def test_an_inline_query_with_no_model_live_says_why(stack, connection, standin):
+    """No model yet: one result saying so (not silence, not a traceback), never cached. First in the module:
+    a worker that once loaded a model keeps serving it even after Redis is flushed."""
+    wait_for(lambda: connection.exists("sentibot:alive:inline-worker"), 60)
+    answer = standin.inline_answer(standin.send_inline_query(707, "a superb touching film"))
+    result = only_result(answer)
+    assert result["id"] == "failed" and "No model is live yet" in result["description"]
+    assert answer.params["cache_time"] == 0
+
+
 def test_an_inline_review_is_answered_with_its_verdict(ready, standin):
     """One article: the verdict as title, the confidence as description, "<verdict>: <review>" as the message it
     sends; personal and cached briefly; answered well within Telegram's ~10 s."""
