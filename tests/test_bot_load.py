@@ -180,7 +180,14 @@ def test_two_admins_retraining_at_the_same_instant_start_one_training(ready, sta
     standin.send_text(first, long_run)
     standin.send_text(second, long_run)
     try:
-        standin.wait_for(lambda s: any("already running" in t for t in s.texts(first) + s.texts(second)), 15)
+        # both answers: with replies paced (flood control) the refusal may go out before the other's "queued"
+        standin.wait_for(
+            lambda s: (
+                any("already running" in t for t in s.texts(first) + s.texts(second))
+                and any(t.startswith("Training queued") for t in s.texts(first) + s.texts(second))
+            ),
+            15,
+        )
     except AssertionError:
         raise AssertionError(f"first: {standin.texts(first)[:3]}, second: {standin.texts(second)[:3]}") from None
     queued = [a for a in ADMINS if any(t.startswith("Training queued") for t in standin.texts(a))]
