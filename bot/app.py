@@ -13,14 +13,16 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    InlineQueryHandler,
     MessageHandler,
     TypeHandler,
     filters,
 )
 
-from bot import files, info, metrics, replies, reviews, training
+from bot import files, info, inline, metrics, replies, reviews, training, webhook
 from bot.chat import Deps
 from bot.errors import on_error
+from bot.flood import FloodControl
 from bot.ratelimit import RateLimiter
 from common.settings import Settings, SettingsError
 from worker import client, health
@@ -31,29 +33,32 @@ log = logging.getLogger(__name__)
 
 
 class RedactToken(logging.Filter):
-    """Replaces the bot token wherever it would appear in a log line (httpx logs request URLs)."""
+    """Replaces the bot token (or another secret) wherever it would appear in a log line (httpx logs request
+    URLs; PTB logs setWebhook's parameters, the webhook secret among them, at DEBUG)."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, placeholder: str = "<token>") -> None:
         super().__init__()
         self.token = token
+        self.placeholder = placeholder
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.token:
             message = record.getMessage()
             if self.token in message:
-                record.msg = message.replace(self.token, "<token>")
+                record.msg = message.replace(self.token, self.placeholder)
                 record.args = None
         return True
 
 
-def install_redaction(token: str, level: str = "INFO") -> None:
-    """Attach the token filter to every root handler.
+def install_redaction(token: str, level: str = "INFO", webhook_secret: str = "") -> None:
+    """Attach the token (and webhook secret) filters to every root handler.
 
     httpx logs every request URL (token included) at INFO: one line per poll, so it is kept to
     warnings unless LOG_LEVEL is DEBUG; the filter redacts the token either way.
     """
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactToken(token))
+        handler.addFilter(RedactToken(webhook_secret, "<webhook secret>"))
     if level != "DEBUG":
         logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -64,14 +69,16 @@ ENQUEUE_THREADS = 32  # short Redis calls (enqueue, status) from many users at o
 
 async def post_init(application: Application) -> None:
     """Registers the command menu with Telegram; sizes the thread pool for many users' short Redis calls;
-    starts the health beat."""
+    starts the health beat; tells the inline-result filter who the bot is."""
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(ENQUEUE_THREADS, "redis-call"))
+    application.bot_data["own_results"].add_bot_ids(application.bot.id)
     await application.bot.set_my_commands([BotCommand(name, text) for name, text in replies.COMMANDS])
     application.job_queue.run_repeating(health_beat, interval=health.BOT_BEAT_S, first=0, name="health")
 
 
 async def health_beat(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """`sentibot health bot` is true while this runs: the update loop polls and Redis answers."""
+    """`sentibot health bot` is true while this runs: updates come in (the update loop polls, or the webhook
+    server listens) and Redis answers."""
     updater = context.application.updater
     if updater is None or not updater.running:
         return
@@ -82,7 +89,7 @@ async def health_beat(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def build_application(settings: Settings) -> Application:
-    """The bot, ready for run_polling()."""
+    """The bot, ready for run_polling() or run_webhook()."""
     if not settings.telegram_token:
         raise SettingsError("TELEGRAM_TOKEN is not set: get a token from @BotFather and put it in .env.")
     application = (
@@ -95,6 +102,7 @@ def build_application(settings: Settings) -> Application:
         # seconds of CPU when 200 replies go out at once; 32 connections with a queue is faster.
         .connection_pool_size(TELEGRAM_CONNECTIONS)
         .pool_timeout(30)
+        .rate_limiter(FloodControl(settings.sends_per_second))
         .post_init(post_init)
         .build()
     )
@@ -104,6 +112,7 @@ def build_application(settings: Settings) -> Application:
         aconnection=client.connect_async(settings.redis_url),
         limiter=RateLimiter(settings.rate_limit_per_minute),
     )
+    own_results = application.bot_data["own_results"] = filters.ViaBot(allow_empty=False)  # id: post_init
     application.add_handler(TypeHandler(Update, metrics.count_update), group=-1)
     application.add_handler(CommandHandler("start", info.start))
     application.add_handler(CommandHandler("help", info.help_command))
@@ -116,6 +125,8 @@ def build_application(settings: Settings) -> Application:
     application.add_handler(CallbackQueryHandler(training.cancel_answer, pattern=r"^cancel:"))
     application.add_handler(CallbackQueryHandler(reviews.why_answer, pattern=r"^why:"))
     application.add_handler(CallbackQueryHandler(reviews.rate_answer, pattern=r"^rate:"))
+    application.add_handler(InlineQueryHandler(inline.answer_inline))
+    application.add_handler(MessageHandler(own_results, inline.own_result_posted))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, reviews.score_review))
     application.add_handler(MessageHandler(filters.COMMAND, info.unknown_command))
     application.add_handler(MessageHandler(filters.Document.ALL, files.score_file))
@@ -125,8 +136,13 @@ def build_application(settings: Settings) -> Application:
 
 
 def run(settings: Settings) -> None:
-    """Poll Telegram until stopped."""
-    install_redaction(settings.telegram_token, settings.log_level)
+    """Take updates until stopped: from Telegram's webhook posts with WEBHOOK_URL, else by long polling
+    (which deletes any webhook first, so switching back needs nothing else)."""
+    install_redaction(settings.telegram_token, settings.log_level, settings.webhook_secret)
     if settings.metrics_port:
         worker_metrics.serve(settings.metrics_port, settings.metrics_address)
-    build_application(settings).run_polling(allowed_updates=Update.ALL_TYPES)
+    application = build_application(settings)
+    if settings.webhook_url:
+        webhook.run(application, settings)
+    else:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)

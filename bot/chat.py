@@ -21,6 +21,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot import metrics, replies
+from bot.flood import SendSkipped
 from bot.ratelimit import RateLimiter
 from common.settings import Settings
 
@@ -104,6 +105,8 @@ def cosmetic(context: ContextTypes.DEFAULT_TYPE, call: Coroutine, what: str) -> 
     async def guarded() -> None:
         try:
             await call
+        except SendSkipped:
+            pass  # flood control had no free slot: "typing..." would only have delayed the replies
         except TelegramError as exc:
             log.info("%s failed: %s", what, exc)
 

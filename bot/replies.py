@@ -15,7 +15,8 @@ HELP = (
     "I tell you whether a movie review is positive or negative.\n\n"
     'Just send me a review as a text message, e.g. "A touching story with superb acting." '
     "Tap Why? under a verdict to see which words decided it. Send a .txt (one review per line) or .csv "
-    "file to score every row at once.\n\n"
+    "file to score every row at once. In any chat, type my @username and a review: I answer with its verdict, "
+    "ready to send.\n\n"
     "Tap 👍 or 👎 under a verdict to tell me whether I got it right: that stores the review and the right "
     "label (not your name or id, only a salted hash of it) to improve the model. /forget deletes "
     "everything you gave.\n\n"
@@ -306,3 +307,28 @@ def feedback_summary(total: int, agreed: int, users: int, corrections: list) -> 
             text = item.text if len(item.text) <= 80 else item.text[:79] + "…"
             lines.append(f"• {item.given} → {item.label}: {text}")
     return "\n".join(lines)
+
+
+# --- inline mode (bot/inline.py): "@bot <review>" in any chat ------------------------------------------
+INLINE_HINT_TITLE = "Type a movie review after my name"
+INLINE_HINT = 'e.g. "A touching story with superb acting": I answer with positive or negative.'
+INLINE_HINT_MESSAGE = "I judge movie reviews: type my @username and a review in any chat to get its verdict."
+INLINE_LIMIT = "At most {per_minute} reviews a minute."
+INLINE_NOT_SCORED = "I couldn't score that"
+INLINE_EXCERPT_CHARS = 200  # of the review, after the verdict, in the message an inline result sends
+
+
+def inline_title(result: dict, mixed: tuple[float, float]) -> tuple[str, str]:
+    """(title, description) of an inline verdict: 'Positive' and '94% sure', or 'Mixed / not sure' and
+    '55% positive' inside the ``mixed`` band."""
+    label, score = result["label"], result["score"]
+    if mixed[0] <= score <= mixed[1]:
+        return "Mixed / not sure", f"{score:.0%} positive"
+    confidence = score if label == "positive" else 1 - score
+    return label.capitalize(), f"{confidence:.0%} sure"
+
+
+def inline_message(result: dict, review: str, mixed: tuple[float, float]) -> str:
+    """What choosing an inline verdict sends: 'Positive (94%): <the review, cut to 200 characters>'."""
+    shown = review if len(review) <= INLINE_EXCERPT_CHARS else review[: INLINE_EXCERPT_CHARS - 1].rstrip() + "…"
+    return f"{verdict(result, mixed).splitlines()[0]}: {shown}"

@@ -12,6 +12,7 @@ from telegram.ext import ContextTypes
 
 from bot import metrics, replies
 from bot.chat import Deps, addressed_text, cosmetic, deps, over_the_limit, remove_buttons, user_id_of
+from bot.delivery import owed
 from bot.errors import sentence_for
 from common.errors import SentibotError
 from model.encoding import tokenize
@@ -40,18 +41,20 @@ async def score_review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await message.reply_text(replies.NO_WORDS)
         return
     typing = cosmetic(context, show_typing(message), "typing indicator")
+    due = time.monotonic() + d.settings.score_timeout_s  # the reply is owed by then
     budget = d.settings.score_timeout_s - min(REPLY_MARGIN_S, d.settings.score_timeout_s / 4)  # keep time to reply
     deadline = time.monotonic() + budget
+    reply_to = f"the reply to a review in chat {message.chat_id}"
     try:
         job = await asyncio.wait_for(asyncio.to_thread(client.submit_review, d.connection, text), budget)
         result = await client.wait_result_async(d.aconnection, job.id, max(0.1, deadline - time.monotonic()))
     except TimeoutError:
         metrics.ERROR_REPLIES.inc()
-        await message.reply_text(replies.NOT_SCORED.format(why=replies.QUEUE_SLOW))
+        await owed(message.reply_text(replies.NOT_SCORED.format(why=replies.QUEUE_SLOW)), due, reply_to)
         return
     except SentibotError as exc:
         metrics.ERROR_REPLIES.inc()
-        await message.reply_text(replies.NOT_SCORED.format(why=await why_not_scored(d, exc)))
+        await owed(message.reply_text(replies.NOT_SCORED.format(why=await why_not_scored(d, exc))), due, reply_to)
         return
     finally:
         typing.cancel()
@@ -61,7 +64,7 @@ async def score_review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         buttons = verdict_buttons(job.id, result, d.settings.mixed_band)
     except SentibotError:
         log.info("review not kept for the Why? and 👍/👎 buttons: Redis went away after scoring")
-    await message.reply_text(replies.verdict(result, d.settings.mixed_band), reply_markup=buttons)
+    await owed(message.reply_text(replies.verdict(result, d.settings.mixed_band), reply_markup=buttons), due, reply_to)
 
 
 def verdict_buttons(key: str, result: dict, mixed: tuple[float, float]) -> InlineKeyboardMarkup:

@@ -7,9 +7,11 @@ reads ``os.environ``. A malformed value stops the program with one sentence nami
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from common.errors import SentibotError
 
@@ -72,6 +74,26 @@ def _ids(environ: Mapping[str, str], name: str) -> frozenset[int]:
         raise SettingsError(f"{name} must be comma-separated Telegram user ids, got {raw!r}.") from None
 
 
+SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as a webhook's secret_token
+
+
+def _webhook_url(environ: Mapping[str, str]) -> str:
+    raw = environ.get("WEBHOOK_URL", "").strip()
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise SettingsError(f"WEBHOOK_URL must be the public https:// URL Telegram posts updates to, got {raw!r}.")
+    return raw
+
+
+def _webhook_secret(environ: Mapping[str, str]) -> str:
+    raw = environ.get("WEBHOOK_SECRET", "").strip()
+    if raw and not SECRET_TOKEN.fullmatch(raw):
+        raise SettingsError("WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule).")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed settings; defaults are what a single-machine install wants."""
@@ -102,6 +124,11 @@ class Settings:
     dashboard_user: str = "admin"  # DASHBOARD_USER: its basic-auth user
     dashboard_password: str = ""  # DASHBOARD_PASSWORD: its basic-auth password; empty = a new one each start
     feedback_per_day: int = 200  # FEEDBACK_PER_DAY: 👍/👎 reviews one user may store a day
+    sends_per_second: int = 30  # TELEGRAM_SENDS_PER_SECOND: the bot's messages and edits, all chats; 0 = unpaced
+    webhook_url: str = ""  # WEBHOOK_URL: public URL Telegram posts updates to; empty = long polling
+    webhook_port: int = 8443  # WEBHOOK_PORT: where the bot's webhook server listens
+    webhook_listen: str = "127.0.0.1"  # WEBHOOK_LISTEN: its address (compose: 0.0.0.0, behind the proxy)
+    webhook_secret: str = field(default="", repr=False)  # WEBHOOK_SECRET: required with WEBHOOK_URL; else 403
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -134,6 +161,11 @@ class Settings:
             dashboard_user=env.get("DASHBOARD_USER", "").strip() or defaults.dashboard_user,
             dashboard_password=env.get("DASHBOARD_PASSWORD", "").strip(),
             feedback_per_day=_int(env, "FEEDBACK_PER_DAY", defaults.feedback_per_day),
+            sends_per_second=_int(env, "TELEGRAM_SENDS_PER_SECOND", defaults.sends_per_second),
+            webhook_url=_webhook_url(env),
+            webhook_port=_port(env, "WEBHOOK_PORT", defaults.webhook_port) or defaults.webhook_port,
+            webhook_listen=env.get("WEBHOOK_LISTEN", "").strip() or defaults.webhook_listen,
+            webhook_secret=_webhook_secret(env),
         )
 
     def __post_init__(self) -> None:
@@ -141,6 +173,11 @@ class Settings:
             raise SettingsError(
                 f"MIXED_LOW must be at most 0.5 and MIXED_HIGH at least 0.5 "
                 f"(got {self.mixed_low} and {self.mixed_high})."
+            )
+        if self.webhook_url and not self.webhook_secret:
+            raise SettingsError(
+                "WEBHOOK_SECRET must be set with WEBHOOK_URL: Telegram sends it with every update, and requests "
+                "without it are refused (make one with `openssl rand -hex 32`)."
             )
 
     @property

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -30,10 +32,12 @@ __all__ = [
     "free_port",
     "listening_ports",
     "run_burst",
+    "scrape",
     "sentibot",
     "start_bot",
     "start_worker",
     "stop_process",
+    "value",
     "wait_for",
     "wait_worker_ready",
     "worker_env",
@@ -113,10 +117,11 @@ def start_bot(env: dict, log_path: Path, args: Sequence[str] = ()) -> subprocess
 
 
 @contextlib.contextmanager
-def bot_and_worker(standin, env: dict, home: Path, worker_name: str) -> Iterator[dict]:
-    """A real worker (score + train) and the bot, both with ``env``; stopped by PID afterwards."""
+def bot_and_worker(standin, env: dict, home: Path, worker_name: str, **bot_only: str) -> Iterator[dict]:
+    """A real worker (score + train) and the bot, both with ``env`` (the bot also with ``bot_only``: a
+    METRICS_PORT, say); stopped by PID afterwards."""
     worker = start_worker(None, "score,train", worker_name, env=env)
-    bot = start_bot(env, home / "bot.log")
+    bot = start_bot({**env, **bot_only}, home / "bot.log")
     try:
         standin.wait_for(lambda s: s.calls(method="setMyCommands"), timeout=30)
         yield {"home": home, "bot": bot, "worker": worker}
@@ -169,3 +174,16 @@ def alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z"
+
+
+def scrape(port: int) -> str:
+    """The Prometheus exposition a process serves on 127.0.0.1:port."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return response.read().decode()
+
+
+def value(text: str, name: str, labels: str = "") -> float:
+    """The sample ``name{labels}`` in an exposition, 0 when absent."""
+    pattern = rf"^{re.escape(name)}{re.escape('{' + labels + '}') if labels else ''} ([0-9.e+-]+)$"
+    match = re.search(pattern, text, re.M)
+    return float(match[1]) if match else 0.0

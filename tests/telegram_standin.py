@@ -1,9 +1,19 @@
 """A local Telegram Bot API stand-in: the bot under test talks HTTP to it as to api.telegram.org.
 
-It implements what sentibot uses (getMe, deleteWebhook, getUpdates with long polling and offsets,
-sendMessage, editMessageText, editMessageReplyMarkup, sendPhoto, sendDocument, answerCallbackQuery,
-setMyCommands, sendChatAction) in Telegram's response format, and gives tests a Python API to play a user:
-``send_text``, ``send_photo``, ``press_button``, and ``wait_for`` on what the bot sent.
+It implements what sentibot uses (getMe, getUpdates with long polling and offsets, setWebhook,
+deleteWebhook, getWebhookInfo, sendMessage, editMessageText, editMessageReplyMarkup, sendPhoto,
+sendDocument, answerCallbackQuery, answerInlineQuery, setMyCommands, sendChatAction) in Telegram's
+response format, and gives tests a Python API to play a user: ``send_text``, ``send_photo``,
+``press_button``, ``send_inline_query``, and ``wait_for`` on what the bot sent.
+
+Two of Telegram's production behaviours are played too:
+
+- flood control, off by default: with ``flood_limit = 30``, a call carrying a chat_id past 30 in the
+  last second is answered ``429 Too Many Requests`` with ``retry_after``, as Telegram does;
+- webhooks: after setWebhook, updates are POSTed to the registered URL with the
+  X-Telegram-Bot-Api-Secret-Token header (and kept until the bot answers 200); getUpdates then
+  answers 409, as Telegram does, until deleteWebhook.
+
 Run it by hand too: ``python -m tests.telegram_standin --port 8081`` then type messages.
 """
 
@@ -13,11 +23,14 @@ import asyncio
 import contextlib
 import itertools
 import json
+import ssl
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from sentibot.processes import wait_for
@@ -29,8 +42,11 @@ BOT = {
     "username": "sentibot_test_bot",
     "can_join_groups": True,
     "can_read_all_group_messages": False,
-    "supports_inline_queries": False,
+    "supports_inline_queries": True,
 }
+CONFLICT = (
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
+)
 
 
 @dataclass
@@ -63,6 +79,14 @@ class TelegramStandIn:
         self.refuse: dict[str, int] = {}  # method -> HTTP error code to answer it with (429: Too Many Requests)
         self.sent_at: dict[int, float] = {}  # update_id -> when the user sent it
         self.uploads: dict[str, bytes] = {}  # file_id -> content of documents users sent
+        self.flood_limit = 0  # calls with a chat_id a second past which it answers 429 (0: off, the default)
+        self.flood_retry_after = 1  # seconds, in those 429s
+        self.flood_refused = 0  # 429s it answered for flood_limit
+        self._chat_calls: deque[float] = deque()  # when the calls with a chat_id of the last second came
+        self.webhook: dict | None = None  # {"url", "secret_token", "max_connections"} after setWebhook
+        self.webhook_posts: list[tuple[int, int]] = []  # (update_id, HTTP status) of every post to the webhook
+        self._posting: set[int] = set()  # update_ids being posted now
+        self.webhook_tls: ssl.SSLContext | None = None  # trusts a test CA for https:// webhooks (default: the system's)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -79,8 +103,14 @@ class TelegramStandIn:
 
     def stop(self) -> None:
         if self._loop and self._runner:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
             self._loop.call_soon_threadsafe(self._loop.stop)
+
+    async def _shutdown(self) -> None:
+        self._delivery.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._delivery
+        await self._runner.cleanup()
 
     def _serve(self) -> None:
         self._loop = asyncio.new_event_loop()
@@ -89,12 +119,14 @@ class TelegramStandIn:
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         app.router.add_post("/test/send", self._test_send)
         app.router.add_post("/test/press", self._test_press)
+        app.router.add_post("/test/inline", self._test_inline)
         app.router.add_get("/test/calls", self._test_calls)
         self._runner = web.AppRunner(app)
         self._loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, self.host, self.port)
         self._loop.run_until_complete(site.start())
         self.port = site._server.sockets[0].getsockname()[1]
+        self._delivery = self._loop.create_task(self._deliver_forever())
         self._ready.set()
         self._loop.run_forever()
 
@@ -125,6 +157,17 @@ class TelegramStandIn:
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         method = request.match_info["method"]
         params, files = await self._params(request)
+        if "chat_id" in params and self._flooded():
+            self._record(f"refused:{method}", params)
+            return web.json_response(
+                {
+                    "ok": False,
+                    "error_code": 429,
+                    "description": f"Too Many Requests: retry after {self.flood_retry_after}",
+                    "parameters": {"retry_after": self.flood_retry_after},
+                },
+                status=429,
+            )
         if method in self.refuse:
             self._record(f"refused:{method}", params)
             code = self.refuse[method]
@@ -140,10 +183,59 @@ class TelegramStandIn:
         result = await handler(params, files) if asyncio.iscoroutinefunction(handler) else handler(params, files)
         return web.json_response({"ok": True, "result": result})
 
+    def _flooded(self) -> bool:
+        """Whether this call is one past ``flood_limit`` in the last second (then it is not counted)."""
+        if not self.flood_limit:
+            return False
+        now = time.monotonic()
+        with self._lock:
+            while self._chat_calls and now - self._chat_calls[0] >= 1.0:
+                self._chat_calls.popleft()
+            if len(self._chat_calls) >= self.flood_limit:
+                self.flood_refused += 1
+                return True
+            self._chat_calls.append(now)
+        return False
+
     def api_getMe(self, params, files):
         return BOT
 
+    def api_setWebhook(self, params, files):
+        self._record("setWebhook", params)
+        if not str(params.get("url", "")).startswith(("https://", "http://")):
+            error = {"ok": False, "error_code": 400, "description": "Bad Request: bad webhook: invalid URL"}
+            raise web.HTTPBadRequest(text=json.dumps(error), content_type="application/json")
+        with self._lock:
+            if params.get("drop_pending_updates"):
+                self.updates.clear()
+            self.webhook = {
+                "url": params["url"],
+                "secret_token": params.get("secret_token"),
+                "max_connections": int(params.get("max_connections") or 40),
+            }
+        return True
+
     def api_deleteWebhook(self, params, files):
+        self._record("deleteWebhook", params)
+        with self._lock:
+            if params.get("drop_pending_updates"):
+                self.updates.clear()
+            self.webhook = None
+        return True
+
+    def api_getWebhookInfo(self, params, files):
+        with self._lock:
+            return {
+                "url": self.webhook["url"] if self.webhook else "",
+                "has_custom_certificate": False,
+                "pending_update_count": len(self.updates),
+            }
+
+    def api_answerInlineQuery(self, params, files):
+        if "cache_time" in params:  # form-encoded: as Telegram reads them
+            params["cache_time"] = int(params["cache_time"])
+        params["is_personal"] = str(params.get("is_personal", "false")).lower() == "true"
+        self._record("answerInlineQuery", params)
         return True
 
     def api_setMyCommands(self, params, files):
@@ -183,6 +275,11 @@ class TelegramStandIn:
         offset = int(params.get("offset") or 0)
         deadline = time.monotonic() + float(params.get("timeout") or 0)
         while True:
+            if self.webhook is not None:
+                raise web.HTTPConflict(
+                    text=json.dumps({"ok": False, "error_code": 409, "description": CONFLICT}),
+                    content_type="application/json",
+                )
             with self._lock:
                 self.updates = [u for u in self.updates if u["update_id"] >= offset]
                 pending = list(self.updates)
@@ -249,6 +346,39 @@ class TelegramStandIn:
         with self._lock:
             self.sent.append(Sent(method, params, files or {}, message_id))
 
+    # --- webhook delivery ---------------------------------------------------------------------
+
+    async def _deliver_forever(self) -> None:
+        """While a webhook is set, POST each pending update to it (up to max_connections at once)."""
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            while True:
+                hook = self.webhook
+                if hook is not None:
+                    with self._lock:
+                        due = [u for u in self.updates if u["update_id"] not in self._posting]
+                        due = due[: max(0, hook["max_connections"] - len(self._posting))]
+                        self._posting.update(u["update_id"] for u in due)
+                    for update in due:
+                        asyncio.get_running_loop().create_task(self._post(session, hook, update))
+                await asyncio.sleep(0.01)
+
+    async def _post(self, session: aiohttp.ClientSession, hook: dict, update: dict) -> None:
+        """One post; answered 200 it is delivered, otherwise it is tried again (as Telegram does)."""
+        headers = {"X-Telegram-Bot-Api-Secret-Token": hook["secret_token"]} if hook["secret_token"] else {}
+        tls = self.webhook_tls or True  # True: aiohttp's default verification
+        try:
+            async with session.post(hook["url"], json=update, headers=headers, ssl=tls) as response:
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError):
+            status = 0  # not reachable (the bot is not listening yet, or went away)
+        with self._lock:
+            self.webhook_posts.append((update["update_id"], status))
+            if status == 200:
+                self.updates = [u for u in self.updates if u is not update]
+        if status != 200:
+            await asyncio.sleep(0.2)
+        self._posting.discard(update["update_id"])
+
     # --- the test side over HTTP (for a stand-in in another process or container) ----------
 
     async def _test_send(self, request: web.Request) -> web.Response:
@@ -258,6 +388,10 @@ class TelegramStandIn:
     async def _test_press(self, request: web.Request) -> web.Response:
         body = await request.json()
         return web.json_response(self.press_button(int(body["user_id"]), int(body["message_id"]), body["data"]))
+
+    async def _test_inline(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        return web.json_response(self.send_inline_query(int(body["user_id"]), body["query"]))
 
     async def _test_calls(self, request: web.Request) -> web.Response:
         chat = request.query.get("chat_id")
@@ -300,9 +434,14 @@ class TelegramStandIn:
             **content,
         }
 
-    def send_text(self, user_id: int, text: str, chat_id: int | None = None, reply_to: dict | None = None) -> dict:
-        """A user sends a text message (a command if it starts with /)."""
+    def send_text(
+        self, user_id: int, text: str, chat_id: int | None = None, reply_to: dict | None = None, via_bot: bool = False
+    ) -> dict:
+        """A user sends a text message (a command if it starts with /; ``via_bot``: an inline result of this bot
+        that the user chose)."""
         content: dict[str, Any] = {"text": text}
+        if via_bot:
+            content["via_bot"] = BOT
         if text.startswith("/"):
             content["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
         if reply_to is not None:
@@ -356,6 +495,21 @@ class TelegramStandIn:
             }
         )
 
+    def send_inline_query(self, user_id: int, query: str) -> dict:
+        """A user types ``@bot <query>`` in some chat."""
+        inline = {"id": str(next(self._ids)), "from": self._user(user_id), "query": query, "offset": ""}
+        return self._push({"inline_query": {**inline, "chat_type": "private"}})
+
+    def inline_answer(self, update: dict, timeout: float = 15.0) -> Sent:
+        """Wait for the bot's answerInlineQuery to the query ``update`` carried; return that call."""
+        query_id = update["inline_query"]["id"]
+        return self.wait_for(
+            lambda s: next(
+                (c for c in s.calls(method="answerInlineQuery") if c.params["inline_query_id"] == query_id), None
+            ),
+            timeout,
+        )
+
     def calls(self, chat_id: int | None = None, method: str | None = None) -> list[Sent]:
         """What the bot sent, optionally to one chat and of one kind."""
         with self._lock:
@@ -396,8 +550,12 @@ def main() -> None:
     parser.add_argument("--token", default="123456:TEST-token")
     parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 only inside a container")
     parser.add_argument("--serve", action="store_true", help="no prompt: serve until stopped (driven over /test/)")
+    parser.add_argument("--webhook-cafile", help="trust this CA (PEM) when posting to an https:// webhook")
     args = parser.parse_args()
-    standin = TelegramStandIn(args.token, args.port, args.host).start()
+    standin = TelegramStandIn(args.token, args.port, args.host)
+    if args.webhook_cafile:
+        standin.webhook_tls = ssl.create_default_context(cafile=args.webhook_cafile)
+    standin.start()
     if args.serve:
         print(f"stand-in on {args.host}:{standin.port}", flush=True)
         threading.Event().wait()

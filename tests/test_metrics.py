@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
-import urllib.request
 
 import pytest
 
@@ -14,9 +12,11 @@ from tests.processes import (
     bot_env,
     free_port,
     listening_ports,
+    scrape,
     start_bot,
     start_worker,
     stop_process,
+    value,
     wait_for,
     wait_worker_ready,
     worker_env,
@@ -26,18 +26,6 @@ from tests.telegram_standin import TelegramStandIn
 pytestmark = pytest.mark.slow  # starts a worker and the bot
 
 WORKER = [sys.executable, "-m", "sentibot.cli", "worker", "--queues", "score"]
-
-
-def scrape(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        return response.read().decode()
-
-
-def value(text: str, name: str, labels: str = "") -> float:
-    """The sample ``name{labels}`` in an exposition, 0 when absent."""
-    pattern = rf"^{re.escape(name)}{re.escape('{' + labels + '}') if labels else ''} ([0-9.e+-]+)$"
-    match = re.search(pattern, text, re.M)
-    return float(match[1]) if match else 0.0
 
 
 def negative_counted(text: str) -> str | None:

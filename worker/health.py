@@ -2,8 +2,8 @@
 
 A worker is healthy while its heartbeat key in Redis is fresh (worker/reaper.py beats every second);
 workers are named ``<hostname>.<pid>``, so the check finds this container's own. The bot is healthy
-while its update loop is polling and Redis answers: every few seconds it checks both and, if so,
-refreshes ``sentibot:bot:alive:<hostname>``.
+while it takes updates (its update loop polls, or in webhook mode its webhook server listens) and Redis
+answers: every few seconds it checks both and, if so, refreshes ``sentibot:bot:alive:<hostname>``.
 """
 
 from __future__ import annotations
@@ -44,15 +44,15 @@ def worker_health(connection: redis.Redis) -> tuple[bool, str]:
 
 
 def mark_bot_alive(connection: redis.Redis) -> None:
-    """The bot's beat: called only while its update loop is polling."""
+    """The bot's beat: called only while it takes updates (polling, or its webhook server listening)."""
     connection.set(BOT_ALIVE.format(host=HOST), 1, ex=BOT_ALIVE_TTL_S)
 
 
 def bot_health(connection: redis.Redis) -> tuple[bool, str]:
     """(healthy, sentence) for the bot on this host."""
     if connection.exists(BOT_ALIVE.format(host=HOST)):
-        return True, "the bot is polling Telegram and Redis answers"
-    return False, f"the bot on {HOST} has not confirmed polling in the last {BOT_ALIVE_TTL_S} s"
+        return True, "the bot is taking updates from Telegram (polling or webhook) and Redis answers"
+    return False, f"the bot on {HOST} has not confirmed taking updates in the last {BOT_ALIVE_TTL_S} s"
 
 
 def first_training(connection: redis.Redis, settings: Settings) -> str | None:
