@@ -210,7 +210,13 @@ def test_terminal_retrain_shows_progress_and_saves_the_chart(connection, worker_
     said: list[str] = []
     try:
         wait_worker_ready(connection, "chat-trainer")
-        answer("/retrain arch=tutorial epochs=2 batch_size=32", worker_settings, connection, said.append, lambda prompt: "n")
+        answer(
+            "/retrain arch=tutorial epochs=2 batch_size=32",
+            worker_settings,
+            connection,
+            said.append,
+            lambda prompt: "n",
+        )
     finally:
         stop_process(trainer)
     text = "\n".join(said)
