@@ -1,5 +1,5 @@
 """Scoring through the queue: reviews/s with 1 and 2 workers, a 50,000-row file as one job, idle latency,
-latency during training.
+latency during training. (Files in detail, one-liners and full reviews per model: bench/file_throughput.py.)
 
 Run: python bench/queue_throughput.py [--reviews 20000] [--latency-samples 300] [--file-rows 50000]
      [--ceiling-reviews 20000]   (smaller counts for the slow minilm model)
@@ -58,7 +58,7 @@ def ceiling(data: bytes, reviews: int) -> float:
     return done / (time.perf_counter() - started)
 
 
-def start_workers(env: dict, count: int, queues: str = "score", prefix: str = "bench") -> list[subprocess.Popen]:
+def start_workers(env: dict, count: int, queues: str = "score,files", prefix: str = "bench") -> list[subprocess.Popen]:
     """Real `sentibot worker` processes."""
     return [
         subprocess.Popen(
@@ -98,11 +98,10 @@ def throughput(connection, reviews: int) -> float:
 def file_throughput(connection, rows: int) -> float:
     """One `rows`-line file through the queue as one job (chunked in a worker), upload to results; rows/s."""
     from worker import client
-    from worker.files import read_reviews
 
     data = "\n".join(SAMPLE[i % len(SAMPLE)] for i in range(rows)).encode()
     started = time.perf_counter()
-    job = client.submit_file(connection, read_reviews("bench.txt", data, rows))
+    job = client.submit_file(connection, "bench.txt", data)
 
     def ended():
         snapshot = client.file_snapshot(connection, job.id)

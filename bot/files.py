@@ -1,4 +1,5 @@
-"""A .txt or .csv document: every row scored as one queue job; a results CSV, a summary and a histogram."""
+"""A .txt or .csv document: one job on the files queue (the worker reads and scores it); a results CSV, a
+summary and a histogram, or one sentence saying why not. One file per user at a time."""
 
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ from bot.chat import Deps, deps, for_the_bot, over_the_limit, user_id_of
 from bot.errors import sentence_for
 from common.errors import SentibotError
 from worker import client, files
+from worker.file_watch import FileWatch
 
-FILE_PROGRESS_ROWS = 2000  # files with at least this many reviews get a progress message
+FILE_PROGRESS_ROWS = 2000  # files with at least this many reviews get a progress message...
+FILE_PROGRESS_AFTER_S = 3.0  # ...and so does any file not scored after this long
+FILE_EDIT_EVERY_S = 2.0  # the progress message is edited at most this often (Telegram limits edits)
 FILE_POLL_S = 0.5
 
 
@@ -30,47 +34,70 @@ async def score_file(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     d = deps(context)
     if await over_the_limit(d, message, user_id_of(update)):
         return
+    name = document.file_name or ""
     try:
-        files.check_upload(document.file_name or "", document.file_size or 0)
+        files.check_upload(name, document.file_size or 0)
         data = bytes(await (await document.get_file()).download_as_bytearray())
-        reviews = files.read_reviews(document.file_name or "", data, d.settings.max_file_rows)
-        job = await asyncio.to_thread(client.submit_file, d.connection, reviews)
+        owner = await asyncio.to_thread(client.file_owner, d.connection, user_id_of(update))
+        job = await asyncio.to_thread(client.submit_file, d.connection, name, data, owner)
     except SentibotError as exc:
         metrics.ERROR_REPLIES.inc()
         await message.reply_text(sentence_for(exc))
         return
-    scored = len(reviews.texts) - sum(reviews.skipped.values())
-    progress = None
-    if scored >= FILE_PROGRESS_ROWS:
-        progress = await message.reply_text(replies.file_progress(0, scored))
-    snapshot = await follow_file(d, job.id, scored, progress)
-    if snapshot.state != "finished":
+    try:
+        snapshot = await follow_file(d, job.id, message)
+        if snapshot.state != "finished":
+            metrics.ERROR_REPLIES.inc()
+            await message.reply_text(replies.file_failed(snapshot.reason))
+            return
+        table, histogram = await asyncio.to_thread(client.file_results, d.connection, snapshot.result["file_id"])
+    except SentibotError as exc:
         metrics.ERROR_REPLIES.inc()
-        await message.reply_text(replies.FILE_NOT_SCORED.format(why=snapshot.reason))
+        await message.reply_text(replies.file_failed(sentence_for(exc)))
         return
-    table, histogram = await asyncio.to_thread(client.file_results, d.connection, snapshot.result["file_id"])
-    name = f"{PurePath(document.file_name or 'reviews').stem}-scored.csv"
-    await message.reply_document(InputFile(table, filename=name), caption=replies.file_summary(snapshot.result))
+    finally:
+        with contextlib.suppress(SentibotError):
+            await asyncio.to_thread(client.free_file_slot, d.connection, owner)
+    scored_name = f"{PurePath(name or 'reviews').stem}-scored.csv"
+    await message.reply_document(InputFile(table, filename=scored_name), caption=replies.file_summary(snapshot.result))
     if histogram:
         await message.reply_photo(histogram, caption=replies.HISTOGRAM_CAPTION)
 
 
-async def follow_file(d: Deps, job_id: str, rows: int, progress: Message | None) -> client.FileSnapshot:
-    """Poll a file job until it ends, editing the progress message as chunks finish; never holds a thread long."""
-    deadline = time.monotonic() + client.file_deadline(rows)
-    shown = -1
+def progress_text(snapshot: client.FileSnapshot) -> str:
+    """What the progress message says for a file job that has not ended."""
+    if snapshot.state == "queued":
+        return replies.file_waiting(snapshot.ahead, snapshot.workers)
+    if snapshot.stage == "scoring":
+        return replies.file_progress(snapshot.done, snapshot.total, snapshot.rate)
+    return replies.file_stage(snapshot.stage)
+
+
+async def follow_file(d: Deps, job_id: str, message: Message) -> client.FileSnapshot:
+    """Poll a file job until it ends or is given up on (worker/file_watch.py), keeping one progress message
+    (rows, rate, time left) up to date for a big or slow file; never holds a thread long."""
+    watch = FileWatch(job_id, d.settings.file_pickup_timeout_s, d.settings.file_stall_timeout_s)
+    started, edited = time.monotonic(), 0.0
+    progress: Message | None = None
+    shown = ""
     while True:
-        try:
-            snapshot = await asyncio.to_thread(client.file_snapshot, d.connection, job_id)
-        except SentibotError as exc:
-            return client.FileSnapshot("failed", reason=str(exc))
-        if snapshot.state in ("finished", "failed", "cancelled", "missing"):
+        snapshot = await asyncio.to_thread(watch.look, d.connection)
+        if snapshot.state in ("finished", "failed"):
+            if watch.gave_up:
+                with contextlib.suppress(SentibotError):
+                    await asyncio.to_thread(client.abandon_file, d.connection, job_id)
+            if progress is not None and snapshot.state == "finished":
+                with contextlib.suppress(TelegramError):
+                    await progress.edit_text(replies.file_progress(snapshot.done, snapshot.total))
             return snapshot
-        percent = 100 * snapshot.done // max(1, snapshot.total)
-        if progress is not None and percent != shown:
-            shown = percent
-            with contextlib.suppress(TelegramError):  # an edit that fails costs nothing but the edit
-                await progress.edit_text(replies.file_progress(snapshot.done, snapshot.total or rows))
-        if time.monotonic() > deadline:
-            return client.FileSnapshot("failed", reason=replies.FILE_ABANDONED)
+        text = progress_text(snapshot)
+        now = time.monotonic()
+        wanted = snapshot.total >= FILE_PROGRESS_ROWS or now - started >= FILE_PROGRESS_AFTER_S
+        if wanted and text != shown and now - edited >= FILE_EDIT_EVERY_S:
+            shown, edited = text, now
+            with contextlib.suppress(TelegramError):  # a message or an edit that fails costs nothing but itself
+                if progress is None:
+                    progress = await message.reply_text(text)
+                else:
+                    await progress.edit_text(text)
         await asyncio.sleep(FILE_POLL_S)

@@ -47,8 +47,6 @@ TOO_LONG = f"That is too long for me: please send at most {MAX_TEXT_CHARS:,} cha
 NOT_SCORED = "I couldn't score that: {why}"
 NOT_EXPLAINED = "I couldn't explain that verdict: {why}"
 NOT_STORED = "I couldn't store that: {why}"
-FILE_NOT_SCORED = "I couldn't score that file: {why}"
-FILE_ABANDONED = "no worker finished it in time: the service is busy or no scoring worker is running."
 HISTOGRAM_CAPTION = "How the scores spread (P(positive))"
 CHART_CAPTION = "Accuracy and loss per epoch"
 WHY_BUTTON = "Why?"
@@ -140,9 +138,41 @@ def model_in_training(training: dict, first: bool) -> str:
     return f"No model is live yet: {which} is training ({where}). Try again in a few minutes."
 
 
-def file_progress(done: int, total: int) -> str:
-    """The one progress message of a big file, edited as chunks finish."""
-    return f"Scoring your file: {done:,} of {total:,} reviews\n{bar(done, total)} {100 * done // max(1, total)}%"
+def file_progress(done: int, total: int, rate: float = 0.0) -> str:
+    """The one progress message of a file, edited as batches finish: rows, bar, rate and time left."""
+    lines = [f"Scoring your file: {done:,} of {total:,} reviews", f"{bar(done, total)} {100 * done // max(1, total)}%"]
+    if rate > 0 and done < total:
+        lines.append(f"{rate:,.0f} reviews/s, about {duration((total - done) / rate)} left")
+    return "\n".join(lines)
+
+
+def file_failed(reason: str) -> str:
+    """Why a file got no results: the watch's reason ("no worker picked it up...") or the worker's sentence."""
+    return f"I couldn't score that file: {reason}" if reason[:1].islower() else f"I couldn't score that file. {reason}"
+
+
+def file_waiting(ahead: int, workers: int) -> str:
+    """The progress message while a file waits in the queue."""
+    if not workers:
+        return "Your file is waiting for a worker: none is taking files right now."
+    if ahead:
+        return f"Your file is waiting for a worker: {ahead:,} file{'s' if ahead != 1 else ''} ahead of yours."
+    return "Your file is waiting for a worker."
+
+
+def file_stage(stage: str) -> str:
+    """The progress message before and after the scoring itself."""
+    return {"reading": "Reading your file…", "writing": "Writing your results…"}.get(stage, "Working on your file…")
+
+
+def duration(seconds: float) -> str:
+    """'45 s', '3 min', '1 h 20 min': how long, as a person says it."""
+    seconds = max(1, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds // 3600} h {round(seconds % 3600 / 60)} min"
 
 
 def file_summary(result: dict) -> str:

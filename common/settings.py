@@ -117,6 +117,8 @@ class Settings:
     mixed_low: float = 0.4  # MIXED_LOW: scores from here...
     mixed_high: float = 0.6  # MIXED_HIGH: ...to here are answered "Mixed / not sure" (README: Using it)
     max_file_rows: int = 100_000  # MAX_FILE_ROWS: rows of an uploaded .txt/.csv scored at most
+    file_pickup_timeout_s: int = 60  # FILE_PICKUP_TIMEOUT: seconds a queued file may see no live file worker
+    file_stall_timeout_s: int = 120  # FILE_STALL_TIMEOUT: seconds a file's worker may make no progress
     train_on_first_start: bool = True  # TRAIN_ON_FIRST_START: a training worker trains a model when none is live
     metrics_port: int = 0  # METRICS_PORT: Prometheus metrics of `sentibot worker`/`bot` on this port; 0 = off
     metrics_address: str = "127.0.0.1"  # METRICS_ADDRESS: where they listen (compose: 0.0.0.0 in the container)
@@ -154,6 +156,8 @@ class Settings:
             mixed_low=_float(env, "MIXED_LOW", defaults.mixed_low),
             mixed_high=_float(env, "MIXED_HIGH", defaults.mixed_high),
             max_file_rows=_int(env, "MAX_FILE_ROWS", defaults.max_file_rows, low=1),
+            file_pickup_timeout_s=_int(env, "FILE_PICKUP_TIMEOUT", defaults.file_pickup_timeout_s, low=1),
+            file_stall_timeout_s=_int(env, "FILE_STALL_TIMEOUT", defaults.file_stall_timeout_s, low=1),
             train_on_first_start=_bool(env, "TRAIN_ON_FIRST_START", defaults.train_on_first_start),
             metrics_port=_port(env, "METRICS_PORT", defaults.metrics_port),
             metrics_address=env.get("METRICS_ADDRESS", "").strip() or defaults.metrics_address,

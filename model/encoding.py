@@ -145,6 +145,9 @@ class Layout:
     def id_lists(self, encoder: TextEncoder, texts: Sequence[str]) -> list[list[int]]:
         return [self.analyse(encoder, text).ids for text in texts]
 
+    def analyse_many(self, encoder: TextEncoder, texts: Sequence[str]) -> list[Encoded]:
+        return [self.analyse(encoder, text) for text in texts]
+
     def rows(self, encoder: TextEncoder, id_lists: Sequence[Sequence[int]], width: int | None) -> np.ndarray:
         raise NotImplementedError
 
@@ -226,7 +229,13 @@ class WordPieceLayout(Layout):
 
     def analyse(self, encoder: TextEncoder, text: str) -> Encoded:
         """Words are the pieces that start a word (not ``##…``, not punctuation); unknown ones are [UNK]."""
-        encoding = encoder._index.encode(text)
+        return self._encoded(encoder, encoder._index.encode(text))
+
+    def analyse_many(self, encoder: TextEncoder, texts: Sequence[str]) -> list[Encoded]:
+        """The pieces of many texts in one parallel call (a file: thousands of rows)."""
+        return [self._encoded(encoder, encoding) for encoding in encoder._index.encode_batch(list(texts))]
+
+    def _encoded(self, encoder: TextEncoder, encoding: Any) -> Encoded:
         starts = [t for t in encoding.tokens[1:-1] if t == "[UNK]" or (not t.startswith("##") and _TOKEN.search(t))]
         ids = cut_pieces(encoding.ids, encoder.maxlen)
         known = sum(1 for t in starts if t != "[UNK]")
@@ -316,6 +325,14 @@ class TextEncoder:
     def analyse(self, text: str) -> Encoded:
         """Encode one text and count its words and known words."""
         return self._rules.analyse(self, text)
+
+    def analyse_many(self, texts: Sequence[str]) -> list[Encoded]:
+        """:meth:`analyse` for many texts (word pieces are cut in one parallel call)."""
+        return self._rules.analyse_many(self, texts)
+
+    def row_width(self, ids: Sequence[int]) -> int:
+        """Positions ``ids`` take in a model row (at most ``maxlen``): what a batch of them is padded to."""
+        return self.maxlen if self.fixed_width else min(self._rules.width_of(self, ids), self.maxlen)
 
     def ids(self, text: str) -> list[int]:
         """Start marker followed by each word's id, unpadded."""

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from model.batching import BatchShape, length_sorted_batches
 from model.bundle import Bundle
 from model.calibration import with_temperature
+from model.encoding import PIECE_ROUND
+
+# Batches for scoring many texts (a file), per layout; measured with bench/file_throughput.py.
+# The transformer: ~8,192 word pieces a batch (e.g. 512 one-liners at width 16, 32 reviews at 256).
+PIECE_BATCH = BatchShape(pieces=8192, rows=512, round_to=PIECE_ROUND)
+# Bag and sequence models: a batch is cheap whatever its width; 1,024 rows amortise the call.
+ROW_BATCH = BatchShape(pieces=1024 * 2500, rows=1024)
+SORT_WINDOW = 8192  # rows of a file encoded and sorted together
 
 
 @dataclass(frozen=True)
@@ -75,16 +86,54 @@ class Predictor:
         """The bundle's fitted temperature (1: none was fitted)."""
         return float(self.bundle.meta.get("temperature") or 1.0)
 
-    def raw_scores(self, x: np.ndarray) -> np.ndarray:
-        """The model's own P(positive) for a batch of rows, before calibration."""
-        if self._compiled is not None:
+    def raw_scores(self, x: np.ndarray, compiled: bool = True) -> np.ndarray:
+        """The model's own P(positive) for a batch of rows, before calibration.
+
+        ``compiled=False`` skips XLA for the transformer: a file's batches come in many shapes, each of
+        which XLA would compile first (~1.5 s), while at a few thousand pieces a batch Keras's own call
+        is as fast (bench/file_throughput.py).
+        """
+        if self._compiled is not None and compiled:
             return self._compiled(x)
         return np.asarray(self.bundle.model.predict_on_batch(x), dtype=np.float64).reshape(-1)
 
-    def scores(self, x: np.ndarray) -> np.ndarray:
+    def scores(self, x: np.ndarray, compiled: bool = True) -> np.ndarray:
         """Calibrated P(positive) for a batch of rows: the logits divided by the bundle's temperature."""
-        raw = self.raw_scores(x)
+        raw = self.raw_scores(x, compiled)
         return raw if self.temperature == 1.0 else with_temperature(raw, self.temperature)
+
+    @property
+    def batch_shape(self) -> BatchShape:
+        """How :meth:`predict_many` cuts a file into batches for this model."""
+        return PIECE_BATCH if self.bundle.encoder.pads_to_longest else ROW_BATCH
+
+    def predict_many(
+        self, texts: Sequence[str], on_batch: Callable[[int, float], None] | None = None
+    ) -> list[Prediction]:
+        """Verdicts for many texts (a file), in their order, scored in length-sorted batches (model/batching.py).
+
+        The texts are taken ``SORT_WINDOW`` at a time, so memory stays bounded for any file (a
+        100,000-review file would otherwise hold every review's ids at once). ``on_batch(done,
+        seconds)`` is called after each batch with the rows scored so far and the seconds since
+        scoring began (the caller publishes progress from it).
+        """
+        encoder = self.bundle.encoder
+        out: list[Prediction] = []
+        started, done = time.perf_counter(), 0
+        for start in range(0, len(texts), SORT_WINDOW):
+            encoded = encoder.analyse_many(texts[start : start + SORT_WINDOW])
+            widths = [encoder.row_width(e.ids) for e in encoded]
+            window: list[Prediction | None] = [None] * len(encoded)
+            for batch in length_sorted_batches(widths, self.batch_shape):
+                x = encoder.rows([encoded[i].ids for i in batch], width=max(1, max(widths[i] for i in batch)))
+                for i, p in zip(batch, self.scores(x, compiled=False), strict=True):
+                    e = encoded[i]
+                    window[i] = Prediction(label_for(p), round(float(p), 6), e.words, e.known, e.truncated)
+                done += len(batch)
+                if on_batch is not None:
+                    on_batch(done, time.perf_counter() - started)
+            out.extend(w for w in window if w is not None)
+        return out
 
     def predict(self, texts: list[str]) -> list[Prediction]:
         """Verdicts for ``texts``, scored in one model call."""

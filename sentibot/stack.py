@@ -1,6 +1,6 @@
 """`sentibot up`: the whole service on one machine without Docker.
 
-Starts Redis (REDIS_URL's, or a private one), a scoring worker, a training worker and the bot
+Starts Redis (REDIS_URL's, or a private one), a scoring worker, a file worker, a training worker and the bot
 (or, without TELEGRAM_TOKEN, the terminal chat) as child processes with prefixed logs. The first
 start puts a model live: the newest local bundle, else a training of the default architecture.
 Ctrl-C, or SIGTERM (what Docker, systemd and `kill` send), stops every child it started.
@@ -196,6 +196,7 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
         env["REDIS_URL"] = url
         for i in range(max(1, args.score_workers)):
             children.start(f"score-{i + 1}", [*exe, "worker", "--queues", "score"], env)
+        children.start("files", [*exe, "worker", "--queues", "files"], env)  # uploads: never delay a review
         children.start("train", [*exe, "worker", "--queues", "train"], env)
         if args.dashboard:
             password = settings.dashboard_password or secrets.token_urlsafe(12)
@@ -207,7 +208,7 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
                 f"(user {settings.dashboard_user}, password {shown})"
             )
         ensure_model(settings, url)
-        wait_for_workers(url, max(1, args.score_workers) + 1)
+        wait_for_workers(url, max(1, args.score_workers) + 2)
         if settings.telegram_token:
             bot = children.start("bot", [*exe, "bot"], env)
             print("[up] the bot is running; Ctrl-C stops everything")

@@ -141,13 +141,13 @@ def env_example() -> set[str]:
 
 
 def test_compose_services_share_one_image_and_run_project_commands():
-    """bot, worker and trainer use the same build and run real `sentibot` subcommands."""
+    """bot, worker, file-worker and trainer use the same build and run real `sentibot` subcommands."""
     from sentibot.cli import build_parser
 
     services = compose()["services"]
-    assert {"redis", "bot", "worker", "trainer"} <= set(services)
+    assert {"redis", "bot", "worker", "file-worker", "trainer"} <= set(services)
     commands = build_parser()._subparsers._group_actions[0].choices
-    for name in ("bot", "worker", "trainer"):
+    for name in ("bot", "worker", "file-worker", "trainer"):
         service = services[name]
         assert service["build"] == services["bot"]["build"]
         argv = service["command"]
@@ -155,6 +155,8 @@ def test_compose_services_share_one_image_and_run_project_commands():
         assert service["depends_on"]["redis"]["condition"] == "service_healthy"
     assert "healthcheck" in services["redis"] and "ports" not in services["redis"]
     assert services["worker"]["stop_grace_period"] and services["trainer"]["stop_grace_period"]
+    assert services["worker"]["command"][-1] == "score" and services["file-worker"]["command"][-1] == "files"
+    assert services["file-worker"]["stop_grace_period"]
 
 
 def test_every_compose_variable_is_documented_and_a_setting():
@@ -185,7 +187,7 @@ def test_compose_app_services_have_real_healthchecks():
     """bot, worker and trainer are checked by `sentibot health`, not left without a healthcheck."""
     services = compose()["services"]
     assert services["bot"]["healthcheck"]["test"] == ["CMD", "sentibot", "health", "bot"]
-    for name in ("worker", "trainer"):
+    for name in ("worker", "file-worker", "trainer"):
         assert services[name]["healthcheck"]["test"] == ["CMD", "sentibot", "health", "worker"]
 
 
@@ -251,7 +253,7 @@ def test_the_terminal_chat_shows_the_conversation_not_logs(tmp_path, bundle_path
         child.expect(r"Positive \(\d+%\)")
         child.expect("review> ")
         child.sendline("/status")
-        child.expect("Workers alive: 2")  # the scoring worker and the trainer
+        child.expect("Workers alive: 3")  # the scoring worker, the file worker and the trainer
         child.expect("review> ")
         child.sendline("/quit")
         child.expect(pexpect.EOF)

@@ -86,7 +86,7 @@ def test_worker_rejects_unknown_queue_names(capsys):
     """A typo in --queues is an argparse error naming the valid names."""
     with pytest.raises(SystemExit):
         main(["worker", "--queues", "scoring"])
-    assert "use score, train" in capsys.readouterr().err
+    assert "use score, files, train" in capsys.readouterr().err
 
 
 def test_model_add_and_predict_take_the_directory_train_wrote(env, bundle_path, tmp_path, capsys):

@@ -17,7 +17,7 @@ from worker import rq_internals, training
 from worker.client import failure_reason, submit_review, wait_result
 from worker.connection import connect
 from worker.model_cache import ModelCache
-from worker.queues import SCORE, TRAIN, get_queue
+from worker.queues import QUEUES, SCORE, get_queue
 from worker.reaper import ALIVE, BEATING, INFLIGHT, reap
 from worker.registry import ModelRegistry
 
@@ -30,14 +30,14 @@ pytestmark = pytest.mark.slow  # every test here starts processes
 def test_a_job_naming_any_other_function_is_refused_without_running_it(
     connection, worker_settings, live_model, tmp_path
 ):
-    """`os.system` enqueued on both queues: the file is never made, the jobs fail, the worker keeps scoring."""
+    """`os.system` enqueued on every queue: the file is never made, the jobs fail, the worker keeps scoring."""
     target = tmp_path / "pwned"
     log = tmp_path / "worker.log"
-    process = start_worker(worker_settings, "score,train", "guard", log)
+    process = start_worker(worker_settings, "score,files,train", "guard", log)
     try:
         wait_worker_ready(connection, "guard")
         attacks = [
-            get_queue(connection, name).enqueue("os.system", args=[f"touch {target}"]) for name in (SCORE, TRAIN)
+            get_queue(connection, name).enqueue("os.system", args=[f"touch {target}"]) for name in QUEUES
         ]
         for job in attacks:
             wait_for(lambda job=job: job.get_status(refresh=True) == JobStatus.FAILED, 15)

@@ -23,7 +23,12 @@ def _queues(raw: str) -> list[str]:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the queue-side commands."""
     worker = subparsers.add_parser("worker", help="run a worker that scores reviews and/or trains models")
-    worker.add_argument("--queues", type=_queues, default=["score", "train"], help="score, train or score,train")
+    worker.add_argument(
+        "--queues",
+        type=_queues,
+        default=["score", "files", "train"],
+        help="score (reviews), files (uploaded files), train, or a list: score,files (default: all three)",
+    )
     worker.add_argument("--name", help="worker name (default: <hostname>.<pid>)")
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     worker.add_argument(
@@ -155,7 +160,7 @@ def run_score(args: argparse.Namespace, settings: Settings) -> int:
 
     connection = connect(settings.redis_url)
     if args.file is not None:
-        return score_file(connection, args.file, args.out, settings.max_file_rows)
+        return score_file(connection, args.file, args.out, settings)
     if not args.texts:
         from worker.files import BadFile
 
@@ -170,33 +175,41 @@ def run_score(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def score_file(connection, path: Path, out: Path | None, max_rows: int) -> int:
-    """One score_file job through the running service; progress on stderr, results CSV to ``out``."""
+def score_file(connection, path: Path, out: Path | None, settings: Settings) -> int:
+    """One score_file job through the running service (a file worker reads and scores it); progress on stderr,
+    results CSV to ``out``. Waits as long as the file moves (worker/file_watch.py)."""
     import sys
     import time
 
     from worker import client, files
+    from worker.file_watch import FileWatch
 
+    files.check_upload(path.name, path.stat().st_size if path.is_file() else 0)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise files.BadFile(f"Could not read {path}: {exc.strerror}.") from None
-    reviews = files.read_reviews(path.name, data, max_rows)
-    job = client.submit_file(connection, reviews)
-    deadline = time.monotonic() + client.file_deadline(len(reviews.texts))
-    while (snapshot := client.file_snapshot(connection, job.id)).state in ("queued", "running"):
-        if time.monotonic() > deadline:
-            raise files.BadFile("No scoring worker finished the file in time: is a worker running?")
-        print(f"\r{snapshot.done:,}/{snapshot.total or len(reviews.texts):,} scored", end="", file=sys.stderr)
+    job = client.submit_file(connection, path.name, data)
+    watch = FileWatch(job.id, settings.file_pickup_timeout_s, settings.file_stall_timeout_s)
+    while (snapshot := watch.look(connection)).state in ("queued", "running"):
+        if snapshot.state == "queued":
+            line = "waiting for a file worker" + (f" ({snapshot.ahead} ahead)" if snapshot.ahead else "")
+        else:
+            rate = f", {snapshot.rate:,.0f}/s" if snapshot.rate else ""
+            line = f"{snapshot.done:,}/{snapshot.total:,} scored{rate}"
+        print(f"\r{line:<60}", end="", file=sys.stderr)
         time.sleep(0.2)
     print(file=sys.stderr)
     if snapshot.state != "finished":
+        if watch.gave_up:
+            client.abandon_file(connection, job.id)
         raise files.BadFile(f"The file could not be scored: {snapshot.reason}")
     table, _ = client.file_results(connection, snapshot.result["file_id"])
     out = out or path.with_name(f"{path.stem}-scored.csv")
     out.write_bytes(table)
     result = snapshot.result
-    print(json.dumps({**{k: result[k] for k in ("rows", "scored", "positive", "skipped", "model")}, "out": str(out)}))
+    figures = {k: result[k] for k in ("rows", "scored", "positive", "skipped", "model", "rows_per_s")}
+    print(json.dumps({**figures, "out": str(out)}))
     return 0
 
 

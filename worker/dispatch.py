@@ -3,6 +3,8 @@
 RQ resolves a job's function by importing whatever dotted path the job names, so anyone who can
 write to Redis could make a worker call ``os.system``. :class:`SentibotJob` looks the name up in
 :data:`worker.jobs.JOBS` instead: any other name fails the job without importing or calling it.
+A job also runs only from its own queue (:data:`worker.queues.JOB_QUEUES`): a file job put on the
+score queue would hold a review worker for minutes, so it is refused there.
 
 When a job ends in an error, the reason is written to ``job.meta["failure"]`` before RQ records
 the failure (``kind`` and, for sentibot's own errors, the sentence; see worker/queues.py), so clients read why a job
@@ -20,7 +22,7 @@ from rq.timeouts import JobTimeoutException
 
 from common.errors import SentibotError
 from worker.jobs import JOBS, JobContext
-from worker.queues import FAILURE_META
+from worker.queues import FAILURE_META, JOB_QUEUES
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,11 @@ class SentibotJob(Job):
         if function is None:
             log.warning("refused job %s: %r is not a sentibot job", self.id, self.func_name)
             message = f"{self.func_name!r} is not a sentibot job; the worker refused to run it."
+            self.record_failure(ForbiddenJob.__name__, message)
+            raise ForbiddenJob(message)
+        if JOB_QUEUES.get(self.func_name) != self.origin:
+            log.warning("refused job %s: %r does not run from the %r queue", self.id, self.func_name, self.origin)
+            message = f"{self.func_name!r} runs only from the {JOB_QUEUES.get(self.func_name)!r} queue."
             self.record_failure(ForbiddenJob.__name__, message)
             raise ForbiddenJob(message)
         return lambda *args, **kwargs: self._call(function, *args, **kwargs)

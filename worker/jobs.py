@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import redis
 from rq.job import Job
 
+from common.errors import SentibotError
 from common.settings import Settings
 from model import recipes
 from model.device import training_recipe
@@ -229,32 +230,62 @@ def train_model(context: JobContext, plan: dict, requested_by: str | None = None
         training.release(connection, job.id)
 
 
-FILE_CHUNK = 1024  # reviews per model call when scoring a file
+class FileInterrupted(SentibotError):
+    """The file worker is shutting down: the file is left for another worker."""
+
+
+PROGRESS_EVERY_S = 0.5  # a file's progress is written to job.meta at most this often (and at each stage)
+
+
+class _FileProgress:
+    """A file job's progress in ``job.meta["file"]``: stage, rows done and total, rows/s; read by the bot."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.saved = 0.0
+        self.job.meta["file"] = {"stage": "reading", "done": 0, "total": 0, "rate": 0.0}
+        self.job.save_meta()
+
+    def update(self, force: bool = False, **fields: object) -> None:
+        self.job.meta["file"].update(fields)
+        if force or time.monotonic() - self.saved >= PROGRESS_EVERY_S:
+            self.job.save_meta()
+            self.saved = time.monotonic()
 
 
 def score_file(context: JobContext, file_id: str) -> dict:
-    """Score every row of a stored file in chunks, publishing progress; store the result CSV and histogram."""
+    """Read an upload (worker/files.py), score its rows in length-sorted batches sized for the live model,
+    publishing progress; store the result CSV and histogram."""
     from model.chart import score_histogram
 
     started = time.perf_counter()
     job, connection = context.job, context.connection
-    reviews = files.load(connection, file_id)
+    progress = _FileProgress(job)
+    name, data = files.load_upload(connection, file_id)
+    reviews = files.read_reviews(name, data, context.settings.max_file_rows)
+    del data
     rows = [i for i, text in enumerate(reviews.texts) if text]
-    verdicts: list[dict | None] = [None] * len(reviews.texts)
     predictor = context.models.get_predictor(connection)
-    job.meta["file"] = {"done": 0, "total": len(rows)}
-    job.save_meta()
-    for start in range(0, len(rows), FILE_CHUNK):
-        chunk = rows[start : start + FILE_CHUNK]
-        for row, prediction in zip(chunk, predictor.predict([reviews.texts[i] for i in chunk]), strict=True):
-            verdicts[row] = {"label": prediction.label, "score": prediction.score}
-            metrics.REVIEWS_SCORED.labels(prediction.label).inc()
-        job.meta["file"]["done"] = start + len(chunk)
-        job.save_meta()
-    scores = [v["score"] for v in verdicts if v is not None]
-    positive = sum(1 for v in verdicts if v is not None and v["label"] == "positive")
+    progress.update(force=True, stage="scoring", total=len(rows))
+
+    def scored(done: int, seconds: float) -> None:
+        if context.stopping.is_set():  # SIGTERM: stop at this batch; RQ's retry puts the file back on its queue
+            raise FileInterrupted("The worker scoring that file was stopped; send it again if no results come.")
+        progress.update(done=done, rate=round(done / max(seconds, 1e-6), 1))
+
+    scoring = time.perf_counter()
+    predictions = predictor.predict_many([reviews.texts[i] for i in rows], on_batch=scored)
+    rate = round(len(rows) / max(time.perf_counter() - scoring, 1e-6), 1)
+    progress.update(force=True, stage="writing", done=len(rows), rate=rate)
+    verdicts: list[dict | None] = [None] * len(reviews.texts)
+    for row, prediction in zip(rows, predictions, strict=True):
+        verdicts[row] = {"label": prediction.label, "score": prediction.score}
+        metrics.REVIEWS_SCORED.labels(prediction.label).inc()
+    scores = [p.score for p in predictions]
+    positive = sum(1 for p in predictions if p.label == "positive")
     histogram = score_histogram(scores, f"{len(scores):,} reviews · model {predictor.version}")
     files.save_results(connection, file_id, files.results_csv(reviews, verdicts), histogram)
+    files.drop_upload(connection, file_id)
     metrics.FILES_SCORED.inc()
     return {
         "file_id": file_id,
@@ -264,6 +295,7 @@ def score_file(context: JobContext, file_id: str) -> dict:
         "skipped": reviews.skipped,
         "model": predictor.version,
         "seconds": round(time.perf_counter() - started, 3),
+        "rows_per_s": rate,
     }
 
 

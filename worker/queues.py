@@ -1,4 +1,4 @@
-"""The two queues and their contract: JSON only, jobs named by dotted path.
+"""The three queues and their contract: JSON only, jobs named by dotted path.
 
 JSONSerializer everywhere means whoever can write to Redis cannot make a worker unpickle code,
 and naming jobs by dotted path means the bot enqueues without importing TensorFlow.
@@ -12,13 +12,15 @@ Payloads (all JSON):
 - ``worker.jobs.train_model(plan, requested_by=None)`` (train queue), ``plan`` a
   :class:`model.recipes.TrainingPlan` as one JSON object → see :func:`worker.jobs.train_model`;
   progress in ``job.meta``, the chart under its own key (worker/training.py).
-- ``worker.jobs.score_file(file_id)`` (score queue) → ``{"rows", "scored",
-  "positive", "skipped": {reason: rows}, "model", "seconds"}``; the reviews under
-  ``sentibot:file:<id>``, the result CSV and histogram beside them (worker/files.py); progress in
-  ``job.meta["file"]`` (``done``, ``total``).
+- ``worker.jobs.score_file(file_id)`` (files queue) → ``{"file_id", "rows", "scored", "positive",
+  "skipped": {reason: rows}, "model", "seconds", "rows_per_s"}``; the upload's bytes under
+  ``sentibot:file:<id>``, read by the worker, the result CSV and histogram beside them
+  (worker/files.py); progress in ``job.meta["file"]``: ``stage`` (reading, scoring, writing),
+  ``done``, ``total``, ``rate`` (rows/s so far).
 
-A sentibot worker runs these four names and nothing else (worker/dispatch.py). A failed job
-says why in ``job.meta[FAILURE_META]``; clients never parse tracebacks.
+A sentibot worker runs these four names and nothing else, each only from its own queue
+(:data:`JOB_QUEUES`, enforced by worker/dispatch.py). A failed job says why in
+``job.meta[FAILURE_META]``; clients never parse tracebacks.
 """
 
 from __future__ import annotations
@@ -29,11 +31,14 @@ from rq.serializers import JSONSerializer
 
 MAX_TEXT_CHARS = 20_000  # the longest review any job scores or stores (Telegram itself caps a message at 4,096)
 SCORE = "score"  # fast jobs: one review each, batched by the worker
+FILES = "files"  # whole uploaded files: minutes each, so never on the score queue's workers
 TRAIN = "train"  # one long job at a time
+QUEUES = (SCORE, FILES, TRAIN)
 SCORE_JOB = "worker.jobs.score_review"
 TRAIN_JOB = "worker.jobs.train_model"
 EXPLAIN_JOB = "worker.jobs.explain_review"
 FILE_JOB = "worker.jobs.score_file"
+JOB_QUEUES = {SCORE_JOB: SCORE, EXPLAIN_JOB: SCORE, FILE_JOB: FILES, TRAIN_JOB: TRAIN}  # the only jobs, and where
 FILE_TIMEOUT_S = 1800  # a file job (100,000 rows at most) that runs longer than this is stopped
 SCORE_TIMEOUT_S = 30  # a score job that runs longer than this is killed
 SCORE_RESULT_TTL_S = 300  # results are read within seconds; keep them five minutes

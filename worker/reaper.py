@@ -3,7 +3,7 @@
 RQ alone leaves a killed worker's job "started" until its timeout runs out (minutes). Each
 sentibot worker refreshes a short-lived ``alive`` key every second; any live worker that finds a
 started job whose worker stopped beating hands it to RQ's own abandoned-job handling at once:
-score jobs (enqueued with one retry) go back on the queue, a training is marked failed.
+score and file jobs (enqueued with one retry) go back on their queue, a training is marked failed.
 Reviews a dead worker had claimed for a batch are pushed back to the front of the queue.
 """
 
@@ -17,7 +17,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from worker.queues import DIED_META, SCORE, TRAIN, get_queue
+from worker.queues import DIED_META, QUEUES, SCORE, get_queue
 from worker.rq_internals import expire_now, started_entries
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def reap(connection: redis.Redis) -> list[str]:
     if not dead:
         return []
     reaped: list[str] = []
-    for name in (SCORE, TRAIN):
+    for name in QUEUES:
         registry = get_queue(connection, name).started_job_registry
         expired = []
         for job_id, execution_id in started_entries(registry):

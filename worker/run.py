@@ -20,7 +20,7 @@ from worker import health, metrics
 from worker.connection import connect, describe
 from worker.errors import ModelUnavailable
 from worker.model_cache import ModelCache
-from worker.queues import SCORE, TRAIN, get_queue
+from worker.queues import FILES, QUEUES, SCORE, TRAIN, get_queue
 from worker.reaper import Heartbeat
 from worker.scoring import SentibotWorker
 
@@ -75,7 +75,7 @@ def run(settings: Settings, queues: list[str], name: str | None = None, burst: b
     while not stopping.is_set():
         try:
             connection.ping()
-            if SCORE in queues:
+            if SCORE in queues or FILES in queues:
                 warm_up(connection, models)
             if TRAIN in queues:
                 import model.train  # noqa: F401 - the training code too, before the heartbeat thread starts
@@ -105,7 +105,7 @@ def run(settings: Settings, queues: list[str], name: str | None = None, burst: b
 def parse_queues(raw: str) -> list[str]:
     """'score,train' → ['score', 'train'], refusing unknown names."""
     names = [part.strip() for part in raw.split(",") if part.strip()]
-    unknown = [n for n in names if n not in (SCORE, TRAIN)]
+    unknown = [n for n in names if n not in QUEUES]
     if unknown or not names:
-        raise ValueError(f"unknown queue {', '.join(unknown) or '(none)'}: use score, train or score,train")
+        raise ValueError(f"unknown queue {', '.join(unknown) or '(none)'}: use score, files, train or a list of them")
     return names

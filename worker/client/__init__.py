@@ -11,7 +11,16 @@ that runs out :class:`~worker.errors.ScoringTimeout`. One module per kind of wor
 - :mod:`.service`: the live model and the queues' figures
 """
 
-from worker.client.files import FileSnapshot, file_deadline, file_results, file_snapshot, submit_file
+from worker.client.files import (
+    FileSnapshot,
+    abandon_file,
+    file_owner,
+    file_results,
+    file_snapshot,
+    file_workers,
+    free_file_slot,
+    submit_file,
+)
 from worker.client.results import failure_reason, job_failed, wait_result, wait_result_async
 from worker.client.reviews import (
     connect_async,
@@ -38,14 +47,17 @@ __all__ = [
     "FileSnapshot",
     "TrainingSnapshot",
     "TrainingWatch",
+    "abandon_file",
     "cancel_training",
     "connect_async",
     "explain",
     "failure_reason",
-    "file_deadline",
+    "file_owner",
     "file_results",
     "file_snapshot",
+    "file_workers",
     "follow_training",
+    "free_file_slot",
     "job_failed",
     "keep_review_async",
     "kept_review",
