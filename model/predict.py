@@ -8,10 +8,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from model.batching import BatchShape, length_sorted_batches
 from model.bundle import Bundle
 from model.calibration import with_temperature
 from model.encoding import PIECE_ROUND
+from model.sorted_batches import BatchShape, length_sorted_batches
 
 # Batches for scoring many texts (a file), per layout; measured with bench/file_throughput.py.
 # The transformer: ~8,192 word pieces a batch (e.g. 512 one-liners at width 16, 32 reviews at 256).
@@ -110,7 +110,7 @@ class Predictor:
     def predict_many(
         self, texts: Sequence[str], on_batch: Callable[[int, float], None] | None = None
     ) -> list[Prediction]:
-        """Verdicts for many texts (a file), in their order, scored in length-sorted batches (model/batching.py).
+        """Verdicts for many texts (a file), in their order, scored in length-sorted batches (model/sorted_batches.py).
 
         The texts are taken ``SORT_WINDOW`` at a time, so memory stays bounded for any file (a
         100,000-review file would otherwise hold every review's ids at once). ``on_batch(done,

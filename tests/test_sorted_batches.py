@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from model import architectures, bundle, minilm
-from model.batching import BatchShape, length_sorted_batches
 from model.predict import PIECE_BATCH, Predictor
+from model.sorted_batches import BatchShape, length_sorted_batches
 
 TINY = minilm.BertConfig(layers=2, hidden=32, heads=2, intermediate=64, max_positions=512)
 TEXTS = [
