@@ -98,7 +98,7 @@ def sigterm_leaves_no_child(child) -> None:
     import pexpect
 
     started = children_of(child.pid)
-    assert len(started) >= 3, started  # redis, a scoring worker, the trainer
+    assert len(started) >= 4, started  # redis, a scoring worker, the file worker, the trainer
     child.kill(signal.SIGTERM)
     child.expect(pexpect.EOF, timeout=90)
     child.wait()
