@@ -31,6 +31,7 @@ class LiveStack:
     bundle: bytes
     score_timeout: int = 8
     workers: int = 1
+    file_workers: int = 0  # workers on the files queue (uploads), started beside the scoring ones
     redis: RedisServer = field(default_factory=RedisServer)
     standin: TelegramStandIn = field(default_factory=lambda: TelegramStandIn(token=TOKEN))
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -41,6 +42,7 @@ class LiveStack:
             **os.environ,
             "TELEGRAM_TOKEN": TOKEN,
             "TELEGRAM_API_URL": self.standin.api_url,
+            "TELEGRAM_FILE_URL": self.standin.api_url.replace("/bot", "/file/bot"),
             "REDIS_URL": self.redis.url,
             "SENTIBOT_HOME": str(self.home),
             "SCORE_TIMEOUT": str(self.score_timeout),
@@ -57,17 +59,21 @@ class LiveStack:
         ModelRegistry(connect(self.redis.url)).add(self.bundle, promote=True)
         for i in range(self.workers):
             self.start_worker(f"worker-{i}")
+        for i in range(self.file_workers):
+            self.start_worker(f"files-{i}", queues="files")
         self.processes["bot"] = self._spawn(["bot"], "bot")
         self.standin.wait_for(lambda s: s.calls(method="setMyCommands"), timeout=60)
         for i in range(self.workers):
             self.wait_worker(f"worker-{i}")
+        for i in range(self.file_workers):
+            self.wait_worker(f"files-{i}")
         return self
 
     def _spawn(self, argv: list[str], log: str) -> subprocess.Popen:
         return sentibot(argv, self.env, self.home / f"{log}.log")
 
-    def start_worker(self, name: str) -> subprocess.Popen:
-        process = self._spawn(["worker", "--queues", "score", "--name", name], name)
+    def start_worker(self, name: str, queues: str = "score") -> subprocess.Popen:
+        process = self._spawn(["worker", "--queues", queues, "--name", name], name)
         self.processes[name] = process
         return process
 
