@@ -36,9 +36,7 @@ def test_a_job_naming_any_other_function_is_refused_without_running_it(
     process = start_worker(worker_settings, "score,files,train", "guard", log)
     try:
         wait_worker_ready(connection, "guard")
-        attacks = [
-            get_queue(connection, name).enqueue("os.system", args=[f"touch {target}"]) for name in QUEUES
-        ]
+        attacks = [get_queue(connection, name).enqueue("os.system", args=[f"touch {target}"]) for name in QUEUES]
         for job in attacks:
             wait_for(lambda job=job: job.get_status(refresh=True) == JobStatus.FAILED, 15)
             assert job.get_meta(refresh=True)["failure"]["kind"] == "ForbiddenJob"
