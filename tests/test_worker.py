@@ -21,7 +21,7 @@ from worker.client import failure_reason, submit_review, wait_result
 from worker.errors import JobFailed, NotFound, QueueUnavailable, ScoringTimeout, TrainingBusy
 from worker.jobs import quality_gate
 from worker.model_cache import ModelCache
-from worker.queues import SCORE, SCORE_JOB, TRAIN, TRAIN_JOB, get_queue
+from worker.queues import SCORE, SCORE_JOB, TRAIN, get_queue
 from worker.reaper import BEATING, INFLIGHT, reap
 from worker.registry import ModelRegistry
 
@@ -367,23 +367,34 @@ def test_reviews_claimed_by_a_dead_worker_go_back_on_the_queue(connection, worke
     assert all(wait_result(j, 2)["label"] == "positive" for j in jobs)
 
 
-def test_a_score_job_of_a_killed_worker_is_rerun_by_another(connection, worker_settings, live_model):
-    """SIGKILL mid-job: within 10 s another worker process picks the job up again."""
-    from rq import Retry
+def test_a_file_job_of_a_killed_worker_is_rerun_by_another(connection, worker_settings, live_model):
+    """SIGKILL mid-job: within 10 s another worker process picks the job up again. (A long job: a file on a
+    worker whose model takes seconds per batch; a score-queue job runs milliseconds, and each job runs only
+    from its own queue.)"""
+    import subprocess
+    import sys
 
-    victim = start_worker(worker_settings, "score", "victim")
+    from tests.processes import worker_env
+
+    victim = subprocess.Popen(
+        [sys.executable, "-m", "tests.slow_worker", "worker", "--queues", "files", "--name", "victim"],
+        env=worker_env(worker_settings, SLOW_SCORING_S_PER_ROW="0.05"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     survivor = None
     try:
         wait_worker_ready(connection, "victim")
-        long_job = {"plan": plan("tutorial", 50, 8).to_dict()}  # a sentibot job that runs for a while
-        job = get_queue(connection, SCORE).enqueue(TRAIN_JOB, kwargs=long_job, retry=Retry(max=1), job_timeout=600)
+        job = client.submit_file(connection, "long.txt", b"a superb touching film\n" * 2000)
         wait_for(lambda: job.get_status(refresh=True) == JobStatus.STARTED, 10)
-        survivor = start_worker(worker_settings, "score", "survivor")
+        survivor = start_worker(worker_settings, "files", "survivor")
         wait_worker_ready(connection, "survivor")
+        assert job.get_status(refresh=True) == JobStatus.STARTED  # the victim is still on its first batch
         os.kill(victim.pid, signal.SIGKILL)
         wait_for(  # within 10 s of the kill: the wait is the bound
             lambda: Job.fetch(job.id, connection=connection, serializer=JSONSerializer).worker_name == "survivor", 10
         )
+        wait_for(lambda: job.get_status(refresh=True) == JobStatus.FINISHED, 60)
     finally:
         for process in (victim, survivor):
             if process is not None:
