@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import redis
 from rq import Queue
+from rq.job import Job
 from rq.serializers import JSONSerializer
 
 MAX_TEXT_CHARS = 20_000  # the longest review any job scores or stores (Telegram itself caps a message at 4,096)
@@ -44,6 +45,7 @@ FAILURE_META = "failure"  # job.meta: {"kind", "message"} written by the worker 
 DIED_META = "died"  # job.meta: written by the reaper when a job's worker died under it
 
 
-def get_queue(connection: redis.Redis, name: str) -> Queue:
-    """The named queue with the project's serializer."""
-    return Queue(name, connection=connection, serializer=JSONSerializer)
+def get_queue(connection: redis.Redis, name: str, job_class: type[Job] | None = None) -> Queue:
+    """The named queue with the project's serializer; a worker passes its SentibotJob as ``job_class``, so
+    even RQ's registry clean-ups read jobs through it (and never resolve a job's callbacks)."""
+    return Queue(name, connection=connection, serializer=JSONSerializer, job_class=job_class)

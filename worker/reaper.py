@@ -62,9 +62,11 @@ def reap(connection: redis.Redis) -> list[str]:
     dead = set(dead_workers(connection))
     if not dead:
         return []
+    from worker.dispatch import SentibotJob  # here: the bot imports this module, and dispatch brings the jobs
+
     reaped: list[str] = []
     for name in (SCORE, TRAIN):
-        registry = get_queue(connection, name).started_job_registry
+        registry = get_queue(connection, name, SentibotJob).started_job_registry  # RQ's clean-up reads jobs so
         expired = []
         for job_id, execution_id in started_entries(registry):
             try:

@@ -18,6 +18,7 @@ from rq import Queue
 from common.settings import Settings
 from worker import health, metrics
 from worker.connection import connect, describe
+from worker.dispatch import SentibotJob
 from worker.errors import ModelUnavailable
 from worker.model_cache import ModelCache
 from worker.queues import SCORE, TRAIN, get_queue
@@ -38,7 +39,7 @@ def build_worker(
 ) -> SentibotWorker:
     """A SentibotWorker on the named queues, running its jobs with these settings and this model cache."""
     return SentibotWorker(
-        [get_queue(connection, q) for q in queues],
+        [get_queue(connection, q, SentibotJob) for q in queues],
         settings=settings,
         models=models or ModelCache(),
         stopping=stopping,

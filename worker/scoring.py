@@ -146,8 +146,12 @@ class SentibotWorker(SimpleWorker):
         return 0
 
     def _score_batch(self, queue: Queue, ids: list[str]) -> int:
-        fetched = Job.fetch_many(ids, connection=self.connection, serializer=JSONSerializer)
-        batch = [j for j in fetched if j is not None and j.func_name == SCORE_JOB and _text_of(j) is not None]
+        fetched = SentibotJob.fetch_many(ids, connection=self.connection, serializer=JSONSerializer)
+        batch = [
+            j
+            for j in fetched
+            if j is not None and j.func_name == SCORE_JOB and j.refusal() is None and _text_of(j) is not None
+        ]  # the others go back to the queue and run one by one: a job that is not ours is refused there
         batched = {j.id for j in batch}
         others = [i for i, j in zip(ids, fetched, strict=True) if j is not None and j.id not in batched]
         results = jobs.score_texts(self.models, self.connection, [_text_of(j) for j in batch]) if batch else []
