@@ -135,6 +135,13 @@ def run_model(args: argparse.Namespace, settings: Settings) -> int:
                 data = resolve(args.bundle).read_bytes()
             except OSError as exc:
                 raise ModelError(f"Could not read {args.bundle}: {exc.strerror}.") from None
+            if args.promote:  # a bundle that cannot serve never goes live: load it here first, as a worker would
+                from worker.bundle_loading import load_predictor
+
+                try:
+                    load_predictor(data)
+                except ModelError as exc:
+                    raise ModelError(f"{exc} It was not added, and the live model is unchanged.") from None
             record = registry.add(data, promote=args.promote)
             message = {"added": record["version"], "live": args.promote}
         elif args.action == "promote":

@@ -5,8 +5,8 @@ batch calls :meth:`ModelCache.get_predictor`, which does one cheap GET of the re
 `current` pointer. When the version changed, the new bundle is fetched (or read from the local
 disk cache), verified, loaded and warmed up completely before it replaces the old one, so a
 worker never serves a half-loaded model and a promotion reaches every worker on its next job
-without a restart. A bundle that fails to load is recorded in the registry and the old model
-keeps serving.
+without a restart. A bundle that fails to load, whatever the error, is recorded in the registry
+once and the old model keeps serving; this process never tries that version again.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import redis
 from model import bundle as bundles
 from model.errors import ModelError
 from model.predict import Predictor
+from worker.bundle_loading import load_predictor
 from worker.errors import ModelUnavailable, NotFound
 from worker.registry import ModelRegistry
 
@@ -72,8 +73,8 @@ class ModelCache:
             if self.predictor is not None and self.predictor.version == version:
                 return self.predictor
             try:
-                predictor = Predictor(bundles.from_bytes(self._fetch(registry, version)))
-            except (ModelError, NotFound) as exc:  # damaged or missing bundle
+                predictor = load_predictor(self._fetch(registry, version))
+            except (ModelError, NotFound) as exc:  # missing, damaged, or any error while loading it
                 log.error("model %s refused: %s", version, exc)
                 self.broken[version] = str(exc)
                 registry.mark_broken(version, str(exc))
