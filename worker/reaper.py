@@ -111,9 +111,12 @@ class Heartbeat(threading.Thread):
             if self.stopped.wait(HEARTBEAT_S):
                 return
 
-    def stop(self) -> None:
-        """End the thread and withdraw the alive key (a clean exit is not a death)."""
+    def stop(self, withdraw: bool = True) -> None:
+        """End the thread; ``withdraw`` the alive key too on a clean exit (not a death). A work loop that
+        crashed is not withdrawn: its key expires and the reaper gives back what it had claimed."""
         self.stopped.set()
+        if not withdraw:
+            return
         try:
             self.connection.delete(ALIVE.format(name=self.worker_name))
             self.connection.srem(BEATING, self.worker_name)
