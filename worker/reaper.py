@@ -4,7 +4,8 @@ RQ alone leaves a killed worker's job "started" until its timeout runs out (minu
 sentibot worker refreshes a short-lived ``alive`` key every second; any live worker that finds a
 started job whose worker stopped beating hands it to RQ's own abandoned-job handling at once:
 score jobs (enqueued with one retry) go back on the queue, a training is marked failed.
-Reviews a dead worker had claimed for a batch are pushed back to the front of the queue.
+Reviews a dead worker had claimed for a batch are pushed back to the front of the queue. Each
+give-back counts a crash against the job; at three it is failed instead (worker/poison.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from worker import poison
 from worker.queues import DIED_META, SCORE, TRAIN, get_queue
 from worker.rq_internals import expire_now, started_entries
 
@@ -37,14 +39,24 @@ def beat(connection: redis.Redis, name: str) -> None:
         pipe.execute()
 
 
-# Atomic, so two reapers can never requeue one batch twice: the list is read, pushed back to the
-# front of the score queue in order, deleted, and the worker forgotten, in one step.
+# Atomic, so two reapers can never requeue one batch twice: the list is read, each job's crash count
+# raised, the jobs under MAX_CRASHES pushed back to the front of the score queue in order, the list
+# deleted and the worker forgotten, in one step. Returns {all ids, ids that reached MAX_CRASHES}.
 _GIVE_BACK = """
 local ids = redis.call('LRANGE', KEYS[1], 0, -1)
-for i = #ids, 1, -1 do redis.call('LPUSH', KEYS[2], ids[i]) end
+local poisoned = {}
+for i = #ids, 1, -1 do
+  local crashes = redis.call('INCR', ARGV[2] .. ids[i])
+  redis.call('EXPIRE', ARGV[2] .. ids[i], ARGV[4])
+  if crashes >= tonumber(ARGV[3]) then
+    table.insert(poisoned, ids[i])
+  else
+    redis.call('LPUSH', KEYS[2], ids[i])
+  end
+end
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[3], ARGV[1])
-return ids
+return {ids, poisoned}
 """
 
 
@@ -74,17 +86,27 @@ def reap(connection: redis.Redis) -> list[str]:
             except NoSuchJobError:
                 continue
             if job.worker_name in dead:
-                expired.append((job_id, execution_id))
+                reaped.append(job_id)
                 job.meta[DIED_META] = f"worker {job.worker_name} stopped while running it"
                 job.save_meta()
-                reaped.append(job_id)
+                crashes = poison.count_crash(connection, job_id)
+                if crashes >= poison.MAX_CRASHES:
+                    connection.zrem(registry.key, f"{job_id}:{execution_id}")  # private: the member format
+                    poison.fail_poisoned(connection, job_id, crashes)
+                else:
+                    expired.append((job_id, execution_id))
         if expired:
             expire_now(connection, registry, expired)  # RQ's own handling: retried if it may be, else failed
     give_back = connection.register_script(_GIVE_BACK)
     score_key = get_queue(connection, SCORE).key
     for name in sorted(dead):
-        ids = give_back(keys=[INFLIGHT.format(name=name), score_key, BEATING], args=[name])
+        ids, poisoned = give_back(
+            keys=[INFLIGHT.format(name=name), score_key, BEATING],
+            args=[name, poison.CRASHES, poison.MAX_CRASHES, poison.CRASHES_TTL_S],
+        )
         reaped.extend(i.decode() for i in ids)
+        for job_id in poisoned:
+            poison.fail_poisoned(connection, job_id.decode(), poison.MAX_CRASHES)
     if reaped:
         log.warning("re-queued or failed %d job(s) of dead workers %s", len(reaped), ", ".join(sorted(dead)))
     return reaped

@@ -26,7 +26,7 @@ from rq.serializers import JSONSerializer
 
 from common.errors import SentibotError
 from common.settings import Settings
-from worker import jobs, metrics
+from worker import jobs, metrics, poison
 from worker.dispatch import SentibotJob
 from worker.model_cache import ModelCache
 from worker.queues import SCORE, SCORE_JOB
@@ -147,10 +147,15 @@ class SentibotWorker(SimpleWorker):
 
     def _score_batch(self, queue: Queue, ids: list[str]) -> int:
         fetched = SentibotJob.fetch_many(ids, connection=self.connection, serializer=JSONSerializer)
+        crashed = poison.crashed_before(self.connection, ids)  # run alone: a poison review takes no batch down
         batch = [
             j
             for j in fetched
-            if j is not None and j.func_name == SCORE_JOB and j.refusal() is None and _text_of(j) is not None
+            if j is not None
+            and j.func_name == SCORE_JOB
+            and j.id not in crashed
+            and j.refusal() is None
+            and _text_of(j) is not None
         ]  # the others go back to the queue and run one by one: a job that is not ours is refused there
         batched = {j.id for j in batch}
         others = [i for i, j in zip(ids, fetched, strict=True) if j is not None and j.id not in batched]
