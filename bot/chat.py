@@ -98,6 +98,16 @@ async def over_the_limit(d: Deps, message: Message, user_id: int) -> bool:
     return True
 
 
+async def within_the_limit(d: Deps, query, user_id: int) -> bool:
+    """A button tap (Why?, a rating) counts against the same per-user limit as a review; past it, the tap
+    is answered with when to try again and nothing is queued (False)."""
+    if d.limiter.allow(user_id):
+        return True
+    metrics.RATE_LIMITED.inc()
+    await query.answer(replies.slow_down_short(d.limiter.retry_after(user_id)))
+    return False
+
+
 def cosmetic(context: ContextTypes.DEFAULT_TYPE, call: Coroutine, what: str) -> asyncio.Task:
     """Run a Telegram call the reply does not depend on (typing indicator...) beside it: its failure,
     a 429 included, is logged and never costs the user the reply."""

@@ -11,7 +11,16 @@ from telegram.constants import ChatAction
 from telegram.ext import ContextTypes
 
 from bot import metrics, replies
-from bot.chat import Deps, addressed_text, cosmetic, deps, over_the_limit, remove_buttons, user_id_of
+from bot.chat import (
+    Deps,
+    addressed_text,
+    cosmetic,
+    deps,
+    over_the_limit,
+    remove_buttons,
+    user_id_of,
+    within_the_limit,
+)
 from bot.delivery import owed
 from bot.errors import sentence_for
 from common.errors import SentibotError
@@ -103,10 +112,12 @@ async def show_typing(message: Message) -> None:
 async def why_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The "Why?" button under a verdict: the words that pushed it up or down."""
     query = update.callback_query
+    d = deps(context)
+    if not await within_the_limit(d, query, user_id_of(update)):
+        return
     await query.answer()
     chat_id = update.effective_chat.id
     key = (query.data or "").partition(":")[2]
-    d = deps(context)
     try:
         text = await asyncio.to_thread(client.kept_review, d.connection, key)
         if text is None:
@@ -130,9 +141,7 @@ async def rate_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if label not in feedback.LABELS:  # not a button this bot made
         await query.answer(replies.FEEDBACK_UNKNOWN)
         return
-    if not d.limiter.allow(user_id):
-        metrics.RATE_LIMITED.inc()
-        await query.answer(replies.slow_down_short(d.limiter.retry_after(user_id)))
+    if not await within_the_limit(d, query, user_id):
         return
     try:
         kept = await asyncio.to_thread(client.kept_verdict, d.connection, key)
