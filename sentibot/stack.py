@@ -189,10 +189,18 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
     try:
         url = settings.redis_url
         if not url:
-            server = RedisServer(data_dir=settings.home / "redis", capture_output=True).start()
+            server = RedisServer(
+                data_dir=settings.home / "redis",
+                capture_output=True,
+                password=secrets.token_urlsafe(24),  # new each start; the children get it in REDIS_URL
+                maxmemory_mb=settings.redis_maxmemory_mb,
+            ).start()
             url = server.url
             children.add("redis", server.process)
-            print(f"[up] private Redis at {url}, data in {settings.home / 'redis'}")
+            print(
+                f"[up] private Redis at redis://127.0.0.1:{server.port}/0 (password-protected), "
+                f"data in {settings.home / 'redis'}"
+            )
         env["REDIS_URL"] = url
         for i in range(max(1, args.score_workers)):
             children.start(f"score-{i + 1}", [*exe, "worker", "--queues", "score"], env)
