@@ -27,7 +27,7 @@ from bot.flood import FloodControl
 from bot.logs import install_redaction
 from bot.ratelimit import RateLimiter
 from common.settings import Settings, SettingsError
-from worker import client, health
+from worker import client, health, identity
 from worker import metrics as worker_metrics
 from worker.connection import connect
 
@@ -82,6 +82,7 @@ def build_application(settings: Settings) -> Application:
         connection=connect(settings.redis_url),
         aconnection=client.connect_async(settings.redis_url),
         limiter=RateLimiter(settings.rate_limit_per_minute),
+        user_key=identity.load_key(settings),
     )
     own_results = application.bot_data["own_results"] = filters.ViaBot(allow_empty=False)  # id: post_init
     application.add_handler(TypeHandler(Update, metrics.count_update), group=-1)

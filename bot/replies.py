@@ -47,6 +47,7 @@ TOO_LONG = f"That is too long for me: please send at most {MAX_TEXT_CHARS:,} cha
 NOT_SCORED = "I couldn't score that: {why}"
 NOT_EXPLAINED = "I couldn't explain that verdict: {why}"
 NOT_STORED = "I couldn't store that: {why}"
+NOT_FORGOTTEN = "I couldn't forget you just now: {why}"
 FILE_NOT_SCORED = "I couldn't score that file: {why}"
 FILE_ABANDONED = "no worker finished it in time: the service is busy or no scoring worker is running."
 HISTOGRAM_CAPTION = "How the scores spread (P(positive))"
@@ -72,6 +73,7 @@ CHART_SAVED = "Chart saved to {path}"
 FEEDBACK_THANKS = "Thanks! I'll learn from that."
 FEEDBACK_AGAIN = "Noted (you had rated this one already)."
 FEEDBACK_UNKNOWN = "That button doesn't work any more: send the review again and rate the new verdict."
+FEEDBACK_NOT_YOURS = "Only the person who sent that review can rate it."
 FEEDBACK_EXPIRED = "I no longer have that review (I keep them for a day), so I couldn't store your rating."
 WHY_EXPIRED = "I no longer have that review (I keep them for a day). Send it again and tap Why? under the new verdict."
 
@@ -286,11 +288,16 @@ def status(score_waiting: int, train_waiting: int, workers: int, training: dict 
     return "\n".join(lines)
 
 
-def forgotten(count: int) -> str:
-    """The answer to /forget."""
-    if not count:
-        return "You haven't rated any reviews, so there was nothing to delete."
-    return f"Done: I deleted the {count:,} review{'s' if count != 1 else ''} you rated. Nothing of yours is kept."
+def forgotten(rated: int, reviews: int = 0) -> str:
+    """The answer to /forget: what went, and that nothing of the user is left."""
+    if not rated and not reviews:
+        return "I hold nothing of yours, so there was nothing to delete."
+    parts = []
+    if rated:
+        parts.append(f"the {rated:,} review{'s' if rated != 1 else ''} you rated")
+    if reviews:
+        parts.append(f"{reviews:,} review{'s' if reviews != 1 else ''} you had me score or explain, with the verdicts")
+    return f"Done: I deleted {' and '.join(parts)}. Nothing of yours is kept now."
 
 
 def feedback_summary(total: int, agreed: int, users: int, corrections: list) -> str:

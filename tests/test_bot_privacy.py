@@ -78,3 +78,89 @@ def test_a_why_on_the_transformer_leaves_out_fewer_words():
     """Why? costs one model row per word left out: 48 at most for the transformer's 256-piece rows."""
     assert word_budget(SimpleNamespace(layout=WORDPIECE)) == MAX_WORDS_TRANSFORMER <= 48
     assert word_budget(SimpleNamespace(layout=SEQUENCE)) == 200
+
+
+# --- 21.7: /forget keeps its word; hashes with a key Redis never sees; ratings by the author only -----
+
+
+def everything_in(connection) -> bytes:
+    """Every key and plain value in Redis (RQ compresses job data, so jobs are checked by id instead)."""
+    out: list[bytes] = []
+    for key in connection.scan_iter(count=1000):
+        kind = connection.type(key).decode()
+        out.append(key)
+        if kind == "string":
+            out.append(connection.get(key) or b"")
+        elif kind == "hash":
+            out += [k + b"=" + v for k, v in connection.hgetall(key).items()]
+        elif kind == "list":
+            out += connection.lrange(key, 0, -1)
+        elif kind in ("set", "zset"):
+            out += list(connection.smembers(key) if kind == "set" else connection.zrange(key, 0, -1))
+        elif kind == "stream":
+            out += [k + b"=" + v for _, entry in connection.xrange(key) for k, v in entry.items()]
+    return b"\n".join(out)
+
+
+def test_forget_deletes_every_review_job_result_and_rating_of_the_user(ready, standin, connection):
+    """A scored review (kept for its buttons, explained, rated 👎) and a review still queued (worker stopped):
+    jobs carry only the text, no ids; /forget says what it deleted, and then no job, result, kept review or
+    rating of the user is left; the hash key is in SENTIBOT_HOME, never in Redis."""
+    import os
+    import signal
+
+    from rq.job import Job
+    from rq.results import Result
+    from rq.serializers import JSONSerializer
+
+    from worker import feedback, identity
+    from worker.forget import OWNED
+
+    user, scored, queued = 311, "a superb and touching film by Zebediah", "a brilliant film Quentavious loved"
+    key_file = ready["home"] / "user-hash.key"
+    key = key_file.read_bytes().strip()
+    owner = identity.user_hash(key, user)
+    verdict = verdict_of(standin, user, scored)
+    why, _up, down = verdict.params["reply_markup"]["inline_keyboard"][0]
+    standin.press_button(user, verdict.message_id, why["callback_data"])
+    standin.wait_text(user, "Why positive")
+    standin.press_button(user, verdict.message_id, down["callback_data"])
+    wait_for(lambda: len(feedback.items(connection)) == 1, 15)
+    worker = ready["worker"]
+    os.kill(worker.pid, signal.SIGSTOP)
+    try:
+        standin.send_text(user, queued)
+        standin.wait_text(user, "couldn't score that", timeout=20)
+        ids = [raw.decode() for raw in connection.smembers(OWNED.format(owner=owner))]
+        assert len(ids) == 3  # the review, its Why? and the queued one
+        jobs = [Job.fetch(i, connection=connection, serializer=JSONSerializer) for i in ids]
+        assert all(set(job.kwargs) == {"text"} and not job.args for job in jobs)  # no chat or user id
+        standin.send_text(user, "/forget")
+        reply = standin.wait_text(user, "Done: I deleted")
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)
+    assert "the 1 review you rated" in reply and "3 reviews you had me score or explain" in reply
+    for job_id in ids:
+        assert not Job.exists(job_id, connection=connection)
+        assert not connection.exists(Result.get_key(job_id), f"sentibot:review:{job_id}")
+    dump = everything_in(connection)
+    assert b"Zebediah" not in dump and b"Quentavious" not in dump and owner.encode() not in dump
+    assert key not in dump and oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert feedback.items(connection) == []
+    assert verdict_of(standin, user, "a superb film").params["text"].startswith("Positive")  # the worker goes on
+    standin.send_text(user, "/forget")
+    assert "Done: I deleted 1 review" in standin.wait_text(user, "Done: I deleted 1 review")
+
+
+def test_in_a_group_only_the_reviews_author_can_rate_it(ready, standin, connection):
+    """Someone else's 👎 under a group verdict is refused with a sentence and stores nothing; the author's counts."""
+    from worker import feedback
+
+    group, author, other = -500, 321, 322
+    verdict = verdict_of(standin, group, "@sentibot_test_bot a superb and touching film", user_id=author)
+    _why, _up, down = verdict.params["reply_markup"]["inline_keyboard"][0]
+    standin.press_button(other, verdict.message_id, down["callback_data"], chat_id=group)
+    wait_for(lambda: answers(standin, "Only the person who sent that review can rate it"), 15)
+    assert feedback.items(connection) == []
+    standin.press_button(author, verdict.message_id, down["callback_data"], chat_id=group)
+    wait_for(lambda: len(feedback.items(connection)) == 1, 15)

@@ -15,8 +15,8 @@ import pytest
 import redis
 import yaml
 
+from common.settings import Settings
 from sentibot.redis_server import RedisServer
-from sentibot.settings import Settings
 from worker.client import submit_review
 from worker.connection import connect
 from worker.errors import QueueUnavailable

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 from common.settings import Settings
@@ -226,4 +227,10 @@ def run_feedback(args: argparse.Namespace, settings: Settings) -> int:
     found = feedback.from_csv(data)
     added = feedback.import_items(connection, found)
     print(json.dumps({"read": len(found), "added": added, "already_there": len(found) - added}))
+    if added:
+        print(
+            "sentibot: imported items keep the user hashes of the deployment they came from (or none): "
+            "/forget here cannot tie them to anyone, so it cannot delete them.",
+            file=sys.stderr,
+        )
     return 0
