@@ -104,9 +104,10 @@ def unknown_command(command: str, verb: str = "Send") -> str:
     return f"I don't know {shown}. {verb} /help to see what I can do."
 
 
-def cancel_question(job_id: str, requested_by: str, summary: str) -> str:
-    """/cancel asks before it stops a training."""
-    return f"Stop training {job_id} by {requested_by} ({summary})?"
+def cancel_question(job_id: str, requested_by: str | None, summary: str) -> str:
+    """/cancel asks before it stops a training (who started it only when ``requested_by`` is given)."""
+    who = f" by {requested_by}" if requested_by else ""
+    return f"Stop training {job_id}{who} ({summary})?"
 
 
 def explanation(result: dict) -> str:

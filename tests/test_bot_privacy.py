@@ -51,7 +51,7 @@ def verdict_of(standin: TelegramStandIn, chat_id: int, text: str, user_id: int |
     )[-1]
 
 
-def answers(standin: TelegramStandIn, needle: str) -> list:
+def answers(standin: TelegramStandIn, needle: str) -> list:  # also used as a wait_for predicate
     """answerCallbackQuery calls whose text contains ``needle``."""
     return [c for c in standin.calls(method="answerCallbackQuery") if needle in c.params.get("text", "")]
 
@@ -164,3 +164,37 @@ def test_in_a_group_only_the_reviews_author_can_rate_it(ready, standin, connecti
     assert feedback.items(connection) == []
     standin.press_button(author, verdict.message_id, down["callback_data"], chat_id=group)
     wait_for(lambda: len(feedback.items(connection)) == 1, 15)
+
+
+# --- 21.11: a group /cancel question ------------------------------------------------------------------
+
+
+def test_a_group_cancel_question_names_nobody_and_a_non_admins_tap_changes_nothing(ready, standin, connection):
+    """An admin's /cancel in a group: the question shows no admin name or id; a non-admin's "Yes" is answered
+    to the tapper alone (an alert) and the question keeps its buttons; the admin's "No" still works."""
+    import json
+    import time
+
+    from tests.test_bot import ADMIN
+    from worker import training
+
+    group, member = -600, 331
+    record = {"job_id": "train-abc123", "requested_by": f"Alice Admin (id {ADMIN})", "taken_at": time.time()}
+    connection.set(training.LOCK, json.dumps(record), ex=60)  # a training being started: the lock, no job yet
+    standin.send_text(ADMIN, "/cancel", chat_id=group)
+    question = standin.wait_for(
+        lambda s: [c for c in s.calls(group, "sendMessage") if c.params["text"].startswith("Stop training")]
+    )[-1]
+    assert "Alice" not in question.params["text"] and str(ADMIN) not in question.params["text"]
+    yes, no = question.params["reply_markup"]["inline_keyboard"][0]
+    edits = len(standin.calls(group, "editMessageText")) + len(standin.calls(group, "editMessageReplyMarkup"))
+    standin.press_button(member, question.message_id, yes["callback_data"], chat_id=group)
+    alert = standin.wait_for(lambda s: answers(s, "Only the bot's admins can cancel"))[-1]
+    assert alert.params.get("show_alert") in (True, "true", "True")
+    time.sleep(1)  # an edit would have come by now
+    assert len(standin.calls(group, "editMessageText")) + len(standin.calls(group, "editMessageReplyMarkup")) == edits
+    assert standin.messages[(group, question.message_id)]["reply_markup"]["inline_keyboard"][0][0] == yes
+    assert connection.exists(training.LOCK)
+    standin.press_button(ADMIN, question.message_id, no["callback_data"], chat_id=group)
+    standin.wait_text(group, "OK, the training goes on.")
+    connection.delete(training.LOCK)
