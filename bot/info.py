@@ -54,9 +54,17 @@ async def feedback_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     """Admins: what users taught the model so far."""
     if await refused_unless_admin(update, context, "see the feedback"):
         return
-    found = await asyncio.to_thread(feedback.summary, deps(context).connection)
+    d = deps(context)
+    found = await asyncio.to_thread(feedback.summary, d.connection)
+    disagreeing: list[dict] | str | None = None
+    if found.total:
+        try:  # the live model's view needs a worker (the bot has no TensorFlow)
+            job = await asyncio.to_thread(client.submit_rank_feedback, d.connection)
+            disagreeing = (await client.wait_result_async(d.aconnection, job.id, d.settings.score_timeout_s))["items"]
+        except SentibotError as exc:
+            disagreeing = sentence_for(exc)
     await update.effective_message.reply_text(
-        replies.feedback_summary(found.total, found.agreed, found.users, found.corrections)
+        replies.feedback_summary(found.total, found.agreed, found.users, found.corrections, disagreeing)
     )
 
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from model.intervals import interval95
 from model.recipes import recipe
+from worker.feedback_use import MAX_USER_SHARE, MIN_PER_USER
 from worker.queues import MAX_TEXT_CHARS
 
 if TYPE_CHECKING:
@@ -18,8 +19,8 @@ HELP = (
     "file to score every row at once. In any chat, type my @username and a review: I answer with its verdict, "
     "ready to send.\n\n"
     "Tap 👍 or 👎 under a verdict to tell me whether I got it right: that stores the review and the right "
-    "label (not your name or id, only a salted hash of it) to improve the model. /forget deletes "
-    "everything you gave.\n\n"
+    "label (not your name or id, only a keyed hash of it) to improve the model. /forget deletes "
+    "everything of yours I hold: ratings, reviews kept for their buttons, their verdicts.\n\n"
     "Commands:\n"
     "/help – this message\n"
     "/model – the live model: version, architecture, test accuracy, training date\n"
@@ -301,8 +302,11 @@ def forgotten(rated: int, reviews: int = 0) -> str:
     return f"Done: I deleted {' and '.join(parts)}. Nothing of yours is kept now."
 
 
-def feedback_summary(total: int, agreed: int, users: int, corrections: list) -> str:
-    """/feedback for admins: counts, how often users agreed with the model, the last corrections."""
+def feedback_summary(
+    total: int, agreed: int, users: int, corrections: list, disagreeing: list[dict] | str | None = None
+) -> str:
+    """/feedback for admins: counts, how often users agreed with the model, the last corrections, and the
+    items the live model disagrees with most (read them before `/retrain feedback=yes`), or why not."""
     if not total:
         return "No feedback yet: nobody has tapped 👍 or 👎 under a verdict."
     lines = [
@@ -314,6 +318,16 @@ def feedback_summary(total: int, agreed: int, users: int, corrections: list) -> 
         for item in corrections:
             text = item.text if len(item.text) <= 80 else item.text[:79] + "…"
             lines.append(f"• {item.given} → {item.label}: {text}")
+    if isinstance(disagreeing, str):
+        lines.append(f"The live model's view of them is not available: {disagreeing}")
+    elif disagreeing:
+        lines.append("Disagree most with the live model (users say, model's P(positive)); check before training:")
+        for item in disagreeing:
+            text = item["text"] if len(item["text"]) <= 80 else item["text"][:79] + "…"
+            lines.append(f"• {item['label']} ({item['score']:.0%} positive): {text}")
+    lines.append(
+        f"A training uses at most {MAX_USER_SHARE:.0%} of its feedback from one user (or {MIN_PER_USER}, if more)."
+    )
     return "\n".join(lines)
 
 

@@ -198,3 +198,28 @@ def test_a_group_cancel_question_names_nobody_and_a_non_admins_tap_changes_nothi
     standin.press_button(ADMIN, question.message_id, no["callback_data"], chat_id=group)
     standin.wait_text(group, "OK, the training goes on.")
     connection.delete(training.LOCK)
+
+
+# --- 21.12: feedback poisoning ---------------------------------------------------------------------
+
+
+def test_feedback_shows_the_items_the_live_model_disagrees_with_most(ready, standin, connection):
+    """/feedback (admin) lists first the items whose label the live model contradicts most: a "negative" on a
+    glowing review and a "positive" on a scathing one come before a mild one, with the model's score."""
+    from tests.test_bot import ADMIN
+    from worker import feedback
+
+    stored = [
+        ("a film with a plot", "positive"),
+        ("superb brilliant wonderful masterpiece, loved it", "negative"),
+        ("awful boring terrible mess, worst waste", "positive"),
+    ]
+    for i, (text, label) in enumerate(stored):
+        feedback.record(connection, f"user{i}", text, label, "positive", "v0", per_day=10)
+    standin.send_text(ADMIN, "/feedback")
+    report = standin.wait_text(ADMIN, "Disagree most with the live model")
+    lines = report.split("Disagree most with the live model")[1].splitlines()[1:]
+    assert lines[0].startswith("• negative (") and "superb brilliant" in lines[0]
+    assert lines[1].startswith("• positive (") and "awful boring" in lines[1]
+    assert "a film with a plot" in lines[2]
+    assert "at most 20% of its feedback from one user" in report

@@ -116,3 +116,21 @@ def test_the_cli_exports_and_imports(connection, redis_server, tmp_path):
     bad.write_text("text,label\nhello,meh\n")
     done = sentibot(redis_server.url, "feedback", "import", str(bad))
     assert done.returncode == 1 and "Row 2" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_one_user_never_dominates_the_feedback_a_training_uses(connection):
+    """Ten users with 10 items each and one with 300: all 100 honest items are used, and the flooder's
+    newest up to the cap (20% of what is used, or 50): not 300 of 400."""
+    from worker.feedback_use import MAX_USER_SHARE, MIN_PER_USER
+
+    for user in range(10):
+        for i in range(10):
+            feedback.record(connection, hashed(user), f"honest review {user}.{i}", "positive", "positive", "v1", 10)
+    for i in range(300):
+        feedback.record(connection, hashed(99), f"flood {i}", "negative", "positive", "v1", per_day=1000)
+    texts, labels = feedback.examples(connection)
+    flood = [t for t in texts if t.startswith("flood")]
+    assert sum(t.startswith("honest") for t in texts) == 100
+    assert len(flood) <= max(MIN_PER_USER, MAX_USER_SHARE * len(texts)) and len(flood) >= MIN_PER_USER
+    assert "flood 299" in flood and "flood 0" not in flood  # the newest are kept
+    assert len(labels) == len(texts)

@@ -165,8 +165,10 @@ def summary(connection: redis.Redis) -> Summary:
 
 
 def examples(connection: redis.Redis) -> tuple[list[str], list[int]]:
-    """Texts and labels (1 positive) to train on."""
-    stored = items(connection)
+    """Texts and labels (1 positive) to train on: no one user's share past the cap (worker/feedback_use.py)."""
+    from worker.feedback_use import capped  # that module builds on this one's Item
+
+    stored = capped(items(connection))
     return [item.text for item in stored], [LABELS.index(item.label) for item in stored]
 
 

@@ -17,7 +17,10 @@ Payloads (all JSON):
   ``sentibot:file:<id>``, the result CSV and histogram beside them (worker/files.py); progress in
   ``job.meta["file"]`` (``done``, ``total``).
 
-A sentibot worker runs these four names and nothing else (worker/dispatch.py). A failed job
+- ``worker.jobs.rank_feedback(top=5)`` (score queue) → ``{"model", "items": [{"text", "label", "score"}]}``:
+  the stored 👍/👎 items the live model disagrees with most, for /feedback.
+
+A sentibot worker runs these five names and nothing else (worker/dispatch.py). A failed job
 says why in ``job.meta[FAILURE_META]``; clients never parse tracebacks.
 """
 
@@ -35,6 +38,7 @@ SCORE_JOB = "worker.jobs.score_review"
 TRAIN_JOB = "worker.jobs.train_model"
 EXPLAIN_JOB = "worker.jobs.explain_review"
 FILE_JOB = "worker.jobs.score_file"
+RANK_FEEDBACK_JOB = "worker.jobs.rank_feedback"
 FILE_TIMEOUT_S = 1800  # a file job (100,000 rows at most) that runs longer than this is stopped
 SCORE_TIMEOUT_S = 30  # a score job that runs longer than this is killed
 SCORE_RESULT_TTL_S = 300  # results are read within seconds; keep them five minutes

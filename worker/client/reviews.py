@@ -16,6 +16,7 @@ from worker.errors import QueueUnavailable
 from worker.queues import (
     EXPLAIN_JOB,
     FAILURE_TTL_S,
+    RANK_FEEDBACK_JOB,
     REVIEW_TTL_S,
     SCORE,
     SCORE_JOB,
@@ -63,6 +64,11 @@ def submit_explain(connection: redis.Redis, text: str, owner: str | None = None)
         with reachable(connection):
             forget.remember(connection, owner, job.id)
     return job
+
+
+def submit_rank_feedback(connection: redis.Redis) -> Job:
+    """Ask a worker which stored feedback items the live model disagrees with most."""
+    return _enqueue_fast(connection, RANK_FEEDBACK_JOB, "rank the stored feedback")
 
 
 def explain(connection: redis.Redis, text: str, timeout_s: float) -> dict:
