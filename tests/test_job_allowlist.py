@@ -1,5 +1,5 @@
-"""A sentibot worker runs its four functions and nothing else: no callback, webhook, dependency or repeat
-that a job hash in Redis names is imported, called or followed (issue 21.2)."""
+"""A sentibot worker runs its own functions (worker.jobs.JOBS) and nothing else: no callback, webhook,
+dependency or repeat that a job hash in Redis names is imported, called or followed (issue 21.2)."""
 
 from __future__ import annotations
 
