@@ -135,15 +135,20 @@ def ensure_model(settings: Settings, url: str) -> None:
         )
 
 
-def dashboard_argv(url: str, port: int, user: str, password: str) -> list[str]:
-    """rq-dashboard on 127.0.0.1 with basic auth, reading RQ's JSON-serialised jobs."""
+def dashboard_argv(port: int, user: str) -> list[str]:
+    """rq-dashboard on 127.0.0.1 with basic auth, reading RQ's JSON-serialised jobs; its Redis URL and password
+    come from :func:`dashboard_env` (a command line is readable by every local user in `ps`)."""
     if importlib.util.find_spec("rq_dashboard") is None:
         raise SentibotError("The dashboard needs rq-dashboard: pip install 'sentibot[dashboard]'.")
     return [
         *[sys.executable, "-m", "rq_dashboard"],
-        *["--bind", "127.0.0.1", "--port", str(port), "--redis-url", url, "--json"],
-        *["--username", user, "--password", password],
+        *["--bind", "127.0.0.1", "--port", str(port), "--json", "--username", user],
     ]
+
+
+def dashboard_env(url: str, password: str) -> dict[str, str]:
+    """The dashboard's secrets, in the environment rq-dashboard reads (RQ_DASHBOARD_*)."""
+    return {"RQ_DASHBOARD_REDIS_URL": url, "RQ_DASHBOARD_PASSWORD": password}
 
 
 def wait_for_workers(url: str, count: int, timeout_s: float = 180) -> None:
@@ -207,8 +212,8 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
         children.start("train", [*exe, "worker", "--queues", "train"], env)
         if args.dashboard:
             password = settings.dashboard_password or secrets.token_urlsafe(12)
-            argv = dashboard_argv(url, settings.dashboard_port, settings.dashboard_user, password)
-            children.start("dashboard", argv, env)
+            argv = dashboard_argv(settings.dashboard_port, settings.dashboard_user)
+            children.start("dashboard", argv, {**env, **dashboard_env(url, password)})
             shown = password if not settings.dashboard_password else "DASHBOARD_PASSWORD"
             print(
                 f"[up] queue dashboard: http://127.0.0.1:{settings.dashboard_port}/ "
