@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from sentibot.cli import main
-from tests.conftest import start_worker, stop_process, wait_worker_ready
 from tests.factories import repacked
+from tests.processes import start_worker, stop_process, wait_worker_ready
 from worker.client import submit_review, wait_result
 from worker.registry import CURRENT, ModelRegistry
 

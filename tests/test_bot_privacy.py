@@ -9,21 +9,12 @@ import pytest
 
 from model.encoding import SEQUENCE, WORDPIECE
 from model.explain import MAX_WORDS_TRANSFORMER, word_budget
-from tests.conftest import wait_for
+from tests.processes import ADMIN, bot_and_worker, bot_env, wait_for
 from tests.telegram_standin import TelegramStandIn
-from tests.test_bot import TOKEN, bot_and_worker, bot_env
 
 pytestmark = pytest.mark.slow  # starts the bot and a worker
 
 LIMIT = 5  # RATE_LIMIT_PER_MINUTE of this module's bot
-
-
-@pytest.fixture(scope="module")
-def standin():
-    """The Bot API stand-in on a free port."""
-    server = TelegramStandIn(token=TOKEN).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +166,6 @@ def test_a_group_cancel_question_names_nobody_and_a_non_admins_tap_changes_nothi
     import json
     import time
 
-    from tests.test_bot import ADMIN
     from worker import training
 
     group, member = -600, 331
@@ -206,7 +196,7 @@ def test_a_group_cancel_question_names_nobody_and_a_non_admins_tap_changes_nothi
 def test_feedback_shows_the_items_the_live_model_disagrees_with_most(ready, standin, connection):
     """/feedback (admin) lists first the items whose label the live model contradicts most: a "negative" on a
     glowing review and a "positive" on a scathing one come before a mild one, with the model's score."""
-    from tests.test_bot import ADMIN
+
     from worker import feedback
 
     stored = [

@@ -11,7 +11,7 @@ from rq import Callback
 from rq.job import JobStatus
 from rq.webhook import Webhook
 
-from tests.conftest import start_worker, stop_process, wait_for, wait_worker_ready
+from tests.processes import start_worker, stop_process, wait_for, wait_worker_ready
 from worker.client import failure_reason, submit_review, wait_result
 from worker.queues import SCORE, SCORE_JOB, TRAIN, get_queue
 

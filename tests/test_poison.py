@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import run_burst
+from tests.processes import run_burst
 from worker.client import submit_review, wait_result
 from worker.errors import JobFailed
 from worker.poison import MAX_CRASHES

@@ -9,8 +9,8 @@ import pytest
 
 from model.errors import BundleCorrupt
 from sentibot.cli import main
-from tests.conftest import start_worker, stop_process, wait_worker_ready
 from tests.factories import repacked
+from tests.processes import start_worker, stop_process, wait_worker_ready
 from worker.client import submit_review, wait_result
 from worker.model_cache import LOCAL_KEPT
 from worker.registry import CURRENT, PREFIX, ModelRegistry

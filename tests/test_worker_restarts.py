@@ -12,7 +12,7 @@ import pytest
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from tests.conftest import RedisServer, start_worker, stop_process, wait_for, wait_worker_ready
+from tests.processes import RedisServer, start_worker, stop_process, wait_for, wait_worker_ready
 from worker import health
 from worker.client import submit_explain, submit_review, wait_result
 from worker.connection import connect
