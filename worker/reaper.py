@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import redis
 from rq.exceptions import NoSuchJobError
@@ -112,6 +113,40 @@ def reap(connection: redis.Redis) -> list[str]:
     return reaped
 
 
+STUCK = "sentibot:stuck:{job_id}"  # when a job id was first seen in a queue's intermediate list, unstarted
+STUCK_S = 10  # a job dequeued but not started this long was dequeued by a work loop that died
+
+
+def rescue_dequeued(connection: redis.Redis, now: float | None = None) -> list[str]:
+    """Give back jobs a work loop took off a queue but never started (Redis failed in between).
+
+    RQ moves a job into the queue's intermediate list when it dequeues it and takes it out when it
+    starts it; a loop that dies between the two leaves it there, and RQ itself only fails it at its
+    ten-minute maintenance. A live worker holds a job there for microseconds, so one seen there,
+    unstarted, for STUCK_S is put back at the front of its queue (the LREM decides who does it).
+    """
+    now = time.time() if now is None else now
+    rescued = []
+    for name in (SCORE, TRAIN):
+        queue = get_queue(connection, name)
+        waiting = [raw.decode() for raw in connection.lrange(queue.intermediate_queue_key, 0, -1)]
+        if not waiting:
+            continue
+        started = {job_id for job_id, _ in started_entries(queue.started_job_registry)}
+        for job_id in waiting:
+            if job_id in started:
+                continue
+            connection.set(STUCK.format(job_id=job_id), now, nx=True, ex=10 * STUCK_S)
+            first_seen = float(connection.get(STUCK.format(job_id=job_id)) or now)
+            if now - first_seen >= STUCK_S and connection.lrem(queue.intermediate_queue_key, 1, job_id):
+                connection.lpush(queue.key, job_id)
+                connection.delete(STUCK.format(job_id=job_id))
+                rescued.append(job_id)
+    if rescued:
+        log.warning("gave back %d job(s) dequeued by a work loop that died before starting them", len(rescued))
+    return rescued
+
+
 class Heartbeat(threading.Thread):
     """Background thread: beat every second and reap dead workers' jobs."""
 
@@ -126,6 +161,7 @@ class Heartbeat(threading.Thread):
             try:
                 beat(self.connection, self.worker_name)
                 reap(self.connection)
+                rescue_dequeued(self.connection)
             except redis.exceptions.RedisError as exc:  # Redis away: keep trying, the worker does too
                 log.debug("heartbeat failed: %s", exc)
             except Exception:  # a bug here must not silence the heartbeat (the worker would look dead)
