@@ -38,6 +38,7 @@ def test_a_worker_restarted_under_its_killed_name_serves_at_once_and_the_dead_on
     first = start_worker(worker_settings, "score", "pid1")
     try:
         wait_worker_ready(connection, "pid1")
+        wait_for(lambda: connection.exists("rq:worker:pid1"), 30)  # RQ has registered it: the name is taken
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(10)

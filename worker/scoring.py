@@ -35,6 +35,7 @@ from worker.rq_internals import record_success
 
 log = logging.getLogger(__name__)
 
+WORKER_TTL_S = 60  # RQ's worker key lifetime; it blocks on the queue 15 s less than this
 MAX_BATCH = 256  # reviews scored together at most; one model call on 256x500 ids takes a few ms
 
 
@@ -61,6 +62,9 @@ class SentibotWorker(SimpleWorker):
         stopping: threading.Event | None = None,
         **kwargs,
     ) -> None:
+        # RQ blocks on the queue for worker_ttl - 15 s; past the client's socket timeout (65 s) that read fails
+        # and the work loop ends (then starts again under a fresh name): 60 keeps it at 45 s, inside.
+        kwargs.setdefault("worker_ttl", WORKER_TTL_S)
         super().__init__(queues, job_class=SentibotJob, serializer=JSONSerializer, **kwargs)
         self.settings = settings
         self.models = models
