@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import redis
 from telegram import BotCommand, Update
+from telegram.error import InvalidToken
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -23,44 +24,14 @@ from bot import files, info, inline, metrics, replies, reviews, training, webhoo
 from bot.chat import Deps
 from bot.errors import on_error
 from bot.flood import FloodControl
+from bot.logs import install_redaction
 from bot.ratelimit import RateLimiter
 from common.settings import Settings, SettingsError
-from worker import client, health
+from worker import client, health, identity
 from worker import metrics as worker_metrics
 from worker.connection import connect
 
 log = logging.getLogger(__name__)
-
-
-class RedactToken(logging.Filter):
-    """Replaces the bot token (or another secret) wherever it would appear in a log line (httpx logs request
-    URLs; PTB logs setWebhook's parameters, the webhook secret among them, at DEBUG)."""
-
-    def __init__(self, token: str, placeholder: str = "<token>") -> None:
-        super().__init__()
-        self.token = token
-        self.placeholder = placeholder
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.token:
-            message = record.getMessage()
-            if self.token in message:
-                record.msg = message.replace(self.token, self.placeholder)
-                record.args = None
-        return True
-
-
-def install_redaction(token: str, level: str = "INFO", webhook_secret: str = "") -> None:
-    """Attach the token (and webhook secret) filters to every root handler.
-
-    httpx logs every request URL (token included) at INFO: one line per poll, so it is kept to
-    warnings unless LOG_LEVEL is DEBUG; the filter redacts the token either way.
-    """
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactToken(token))
-        handler.addFilter(RedactToken(webhook_secret, "<webhook secret>"))
-    if level != "DEBUG":
-        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 TELEGRAM_CONNECTIONS = 32  # HTTP connections to the Bot API for replies (getUpdates has its own)
@@ -111,6 +82,7 @@ def build_application(settings: Settings) -> Application:
         connection=connect(settings.redis_url),
         aconnection=client.connect_async(settings.redis_url),
         limiter=RateLimiter(settings.rate_limit_per_minute),
+        user_key=identity.load_key(settings),
     )
     own_results = application.bot_data["own_results"] = filters.ViaBot(allow_empty=False)  # id: post_init
     application.add_handler(TypeHandler(Update, metrics.count_update), group=-1)
@@ -142,7 +114,13 @@ def run(settings: Settings) -> None:
     if settings.metrics_port:
         worker_metrics.serve(settings.metrics_port, settings.metrics_address)
     application = build_application(settings)
-    if settings.webhook_url:
-        webhook.run(application, settings)
-    else:
-        application.run_polling(allowed_updates=Update.ALL_TYPES)
+    try:
+        if settings.webhook_url:
+            webhook.run(application, settings)
+        else:
+            application.run_polling(allowed_updates=Update.ALL_TYPES)
+    except InvalidToken:  # PTB's message and traceback carry the token itself
+        raise SettingsError(
+            f"Telegram rejected TELEGRAM_TOKEN (at {settings.telegram_api_url.rstrip('/')}...): check the token "
+            "with @BotFather, and TELEGRAM_API_URL if you set one."
+        ) from None

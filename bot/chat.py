@@ -24,6 +24,7 @@ from bot import metrics, replies
 from bot.flood import SendSkipped
 from bot.ratelimit import RateLimiter
 from common.settings import Settings
+from worker import identity
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class Deps:
     connection: redis.Redis  # short calls, run in threads
     aconnection: redis.asyncio.Redis  # waiting for verdicts on the event loop, no thread held
     limiter: RateLimiter
+    user_key: bytes = b""  # the key of user hashes (worker/identity.py): never in Redis
 
 
 def deps(context: ContextTypes.DEFAULT_TYPE) -> Deps:
@@ -46,6 +48,11 @@ def deps(context: ContextTypes.DEFAULT_TYPE) -> Deps:
 def user_id_of(update: Update) -> int:
     """The sender's id (0 for a channel post, which has none)."""
     return update.effective_user.id if update.effective_user else 0
+
+
+def owner_of(d: Deps, update: Update) -> str:
+    """The sender's keyed hash: what Redis knows of who sent a review, rated it or asks to be forgotten."""
+    return identity.user_hash(d.user_key, user_id_of(update))
 
 
 def is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
@@ -96,6 +103,16 @@ async def over_the_limit(d: Deps, message: Message, user_id: int) -> bool:
     metrics.RATE_LIMITED.inc()
     await message.reply_text(replies.slow_down(d.settings.rate_limit_per_minute, d.limiter.retry_after(user_id)))
     return True
+
+
+async def within_the_limit(d: Deps, query, user_id: int) -> bool:
+    """A button tap (Why?, a rating) counts against the same per-user limit as a review; past it, the tap
+    is answered with when to try again and nothing is queued (False)."""
+    if d.limiter.allow(user_id):
+        return True
+    metrics.RATE_LIMITED.inc()
+    await query.answer(replies.slow_down_short(d.limiter.retry_after(user_id)))
+    return False
 
 
 def cosmetic(context: ContextTypes.DEFAULT_TYPE, call: Coroutine, what: str) -> asyncio.Task:

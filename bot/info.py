@@ -9,8 +9,10 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot import replies
-from bot.chat import deps, for_the_bot, is_admin, refused_unless_admin, user_id_of, well_formed
-from worker import client, feedback
+from bot.chat import deps, for_the_bot, is_admin, owner_of, refused_unless_admin, user_id_of, well_formed
+from bot.errors import sentence_for
+from common.errors import SentibotError
+from worker import client, feedback, forget
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -36,18 +38,33 @@ async def status_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 async def forget_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Deletes every review the user rated."""
-    count = await asyncio.to_thread(feedback.forget, deps(context).connection, user_id_of(update))
-    await update.effective_message.reply_text(replies.forgotten(count))
+    """Deletes everything of the user: reviews rated, reviews kept for their buttons, their jobs and results."""
+    d = deps(context)
+    try:
+        legacy = await asyncio.to_thread(feedback.legacy_hash, d.connection, user_id_of(update))
+        owners = [owner_of(d, update), *([legacy] if legacy else [])]
+        gone = await asyncio.to_thread(forget.forget_user, d.connection, owners)
+    except SentibotError as exc:
+        await update.effective_message.reply_text(replies.NOT_FORGOTTEN.format(why=sentence_for(exc)))
+        return
+    await update.effective_message.reply_text(replies.forgotten(gone.rated, gone.reviews))
 
 
 async def feedback_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Admins: what users taught the model so far."""
     if await refused_unless_admin(update, context, "see the feedback"):
         return
-    found = await asyncio.to_thread(feedback.summary, deps(context).connection)
+    d = deps(context)
+    found = await asyncio.to_thread(feedback.summary, d.connection)
+    disagreeing: list[dict] | str | None = None
+    if found.total:
+        try:  # the live model's view needs a worker (the bot has no TensorFlow)
+            job = await asyncio.to_thread(client.submit_rank_feedback, d.connection)
+            disagreeing = (await client.wait_result_async(d.aconnection, job.id, d.settings.score_timeout_s))["items"]
+        except SentibotError as exc:
+            disagreeing = sentence_for(exc)
     await update.effective_message.reply_text(
-        replies.feedback_summary(found.total, found.agreed, found.users, found.corrections)
+        replies.feedback_summary(found.total, found.agreed, found.users, found.corrections, disagreeing)
     )
 
 

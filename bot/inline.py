@@ -17,7 +17,7 @@ from telegram import InlineQueryResultArticle, InputTextMessageContent, Update
 from telegram.ext import ContextTypes
 
 from bot import metrics, replies
-from bot.chat import deps, well_formed
+from bot.chat import deps, owner_of, well_formed
 from bot.delivery import owed
 from bot.reviews import why_not_scored
 from common.errors import SentibotError
@@ -52,7 +52,8 @@ async def answer_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         return
     wait_s = min(INLINE_WAIT_S, d.settings.score_timeout_s)
     try:
-        job = await asyncio.wait_for(asyncio.to_thread(client.submit_review, d.connection, text), wait_s)
+        owner = owner_of(d, update)  # inline texts are the user's too: /forget finds them
+        job = await asyncio.wait_for(asyncio.to_thread(client.submit_review, d.connection, text, owner), wait_s)
         result = await client.wait_result_async(d.aconnection, job.id, max(0.1, started + wait_s - time.monotonic()))
     except (TimeoutError, SentibotError) as exc:
         metrics.ERROR_REPLIES.inc()

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from model.intervals import interval95
 from model.recipes import recipe
+from worker.feedback_use import MAX_USER_SHARE, MIN_PER_USER
 from worker.queues import MAX_TEXT_CHARS
 
 if TYPE_CHECKING:
@@ -18,8 +19,8 @@ HELP = (
     "file to score every row at once. In any chat, type my @username and a review: I answer with its verdict, "
     "ready to send.\n\n"
     "Tap 👍 or 👎 under a verdict to tell me whether I got it right: that stores the review and the right "
-    "label (not your name or id, only a salted hash of it) to improve the model. /forget deletes "
-    "everything you gave.\n\n"
+    "label (not your name or id, only a keyed hash of it) to improve the model. /forget deletes "
+    "everything of yours I hold: ratings, reviews kept for their buttons, their verdicts.\n\n"
     "Commands:\n"
     "/help – this message\n"
     "/model – the live model: version, architecture, test accuracy, training date\n"
@@ -47,6 +48,7 @@ TOO_LONG = f"That is too long for me: please send at most {MAX_TEXT_CHARS:,} cha
 NOT_SCORED = "I couldn't score that: {why}"
 NOT_EXPLAINED = "I couldn't explain that verdict: {why}"
 NOT_STORED = "I couldn't store that: {why}"
+NOT_FORGOTTEN = "I couldn't forget you just now: {why}"
 HISTOGRAM_CAPTION = "How the scores spread (P(positive))"
 CHART_CAPTION = "Accuracy and loss per epoch"
 WHY_BUTTON = "Why?"
@@ -70,6 +72,7 @@ CHART_SAVED = "Chart saved to {path}"
 FEEDBACK_THANKS = "Thanks! I'll learn from that."
 FEEDBACK_AGAIN = "Noted (you had rated this one already)."
 FEEDBACK_UNKNOWN = "That button doesn't work any more: send the review again and rate the new verdict."
+FEEDBACK_NOT_YOURS = "Only the person who sent that review can rate it."
 FEEDBACK_EXPIRED = "I no longer have that review (I keep them for a day), so I couldn't store your rating."
 WHY_EXPIRED = "I no longer have that review (I keep them for a day). Send it again and tap Why? under the new verdict."
 
@@ -100,9 +103,10 @@ def unknown_command(command: str, verb: str = "Send") -> str:
     return f"I don't know {shown}. {verb} /help to see what I can do."
 
 
-def cancel_question(job_id: str, requested_by: str, summary: str) -> str:
-    """/cancel asks before it stops a training."""
-    return f"Stop training {job_id} by {requested_by} ({summary})?"
+def cancel_question(job_id: str, requested_by: str | None, summary: str) -> str:
+    """/cancel asks before it stops a training (who started it only when ``requested_by`` is given)."""
+    who = f" by {requested_by}" if requested_by else ""
+    return f"Stop training {job_id}{who} ({summary})?"
 
 
 def explanation(result: dict) -> str:
@@ -316,15 +320,23 @@ def status(score_waiting: int, train_waiting: int, workers: int, training: dict 
     return "\n".join(lines)
 
 
-def forgotten(count: int) -> str:
-    """The answer to /forget."""
-    if not count:
-        return "You haven't rated any reviews, so there was nothing to delete."
-    return f"Done: I deleted the {count:,} review{'s' if count != 1 else ''} you rated. Nothing of yours is kept."
+def forgotten(rated: int, reviews: int = 0) -> str:
+    """The answer to /forget: what went, and that nothing of the user is left."""
+    if not rated and not reviews:
+        return "I hold nothing of yours, so there was nothing to delete."
+    parts = []
+    if rated:
+        parts.append(f"the {rated:,} review{'s' if rated != 1 else ''} you rated")
+    if reviews:
+        parts.append(f"{reviews:,} review{'s' if reviews != 1 else ''} you had me score or explain, with the verdicts")
+    return f"Done: I deleted {' and '.join(parts)}. Nothing of yours is kept now."
 
 
-def feedback_summary(total: int, agreed: int, users: int, corrections: list) -> str:
-    """/feedback for admins: counts, how often users agreed with the model, the last corrections."""
+def feedback_summary(
+    total: int, agreed: int, users: int, corrections: list, disagreeing: list[dict] | str | None = None
+) -> str:
+    """/feedback for admins: counts, how often users agreed with the model, the last corrections, and the
+    items the live model disagrees with most (read them before `/retrain feedback=yes`), or why not."""
     if not total:
         return "No feedback yet: nobody has tapped 👍 or 👎 under a verdict."
     lines = [
@@ -336,6 +348,16 @@ def feedback_summary(total: int, agreed: int, users: int, corrections: list) -> 
         for item in corrections:
             text = item.text if len(item.text) <= 80 else item.text[:79] + "…"
             lines.append(f"• {item.given} → {item.label}: {text}")
+    if isinstance(disagreeing, str):
+        lines.append(f"The live model's view of them is not available: {disagreeing}")
+    elif disagreeing:
+        lines.append("Disagree most with the live model (users say, model's P(positive)); check before training:")
+        for item in disagreeing:
+            text = item["text"] if len(item["text"]) <= 80 else item["text"][:79] + "…"
+            lines.append(f"• {item['label']} ({item['score']:.0%} positive): {text}")
+    lines.append(
+        f"A training uses at most {MAX_USER_SHARE:.0%} of its feedback from one user (or {MIN_PER_USER}, if more)."
+    )
     return "\n".join(lines)
 
 

@@ -11,7 +11,17 @@ from telegram.constants import ChatAction
 from telegram.ext import ContextTypes
 
 from bot import metrics, replies
-from bot.chat import Deps, addressed_text, cosmetic, deps, over_the_limit, remove_buttons, user_id_of
+from bot.chat import (
+    Deps,
+    addressed_text,
+    cosmetic,
+    deps,
+    over_the_limit,
+    owner_of,
+    remove_buttons,
+    user_id_of,
+    within_the_limit,
+)
 from bot.delivery import owed
 from bot.errors import sentence_for
 from common.errors import SentibotError
@@ -46,7 +56,8 @@ async def score_review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     deadline = time.monotonic() + budget
     reply_to = f"the reply to a review in chat {message.chat_id}"
     try:
-        job = await asyncio.wait_for(asyncio.to_thread(client.submit_review, d.connection, text), budget)
+        owner = owner_of(d, update)
+        job = await asyncio.wait_for(asyncio.to_thread(client.submit_review, d.connection, text, owner), budget)
         result = await client.wait_result_async(d.aconnection, job.id, max(0.1, deadline - time.monotonic()))
     except TimeoutError:
         metrics.ERROR_REPLIES.inc()
@@ -60,7 +71,7 @@ async def score_review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         typing.cancel()
     buttons = None
     try:
-        await client.keep_review_async(d.aconnection, job.id, text, result)
+        await client.keep_review_async(d.aconnection, job.id, text, result, owner)
         buttons = verdict_buttons(job.id, result, d.settings.mixed_band)
     except SentibotError:
         log.info("review not kept for the Why? and 👍/👎 buttons: Redis went away after scoring")
@@ -103,16 +114,18 @@ async def show_typing(message: Message) -> None:
 async def why_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The "Why?" button under a verdict: the words that pushed it up or down."""
     query = update.callback_query
+    d = deps(context)
+    if not await within_the_limit(d, query, user_id_of(update)):
+        return
     await query.answer()
     chat_id = update.effective_chat.id
     key = (query.data or "").partition(":")[2]
-    d = deps(context)
     try:
         text = await asyncio.to_thread(client.kept_review, d.connection, key)
         if text is None:
             await context.bot.send_message(chat_id, replies.WHY_EXPIRED)
             return
-        job = await asyncio.to_thread(client.submit_explain, d.connection, text)
+        job = await asyncio.to_thread(client.submit_explain, d.connection, text, owner_of(d, update))
         result = await client.wait_result_async(d.aconnection, job.id, d.settings.score_timeout_s)
     except SentibotError as exc:
         await context.bot.send_message(chat_id, replies.NOT_EXPLAINED.format(why=sentence_for(exc)))
@@ -130,9 +143,7 @@ async def rate_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if label not in feedback.LABELS:  # not a button this bot made
         await query.answer(replies.FEEDBACK_UNKNOWN)
         return
-    if not d.limiter.allow(user_id):
-        metrics.RATE_LIMITED.inc()
-        await query.answer(replies.slow_down_short(d.limiter.retry_after(user_id)))
+    if not await within_the_limit(d, query, user_id):
         return
     try:
         kept = await asyncio.to_thread(client.kept_verdict, d.connection, key)
@@ -141,10 +152,14 @@ async def rate_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
             await context.bot.send_message(update.effective_chat.id, replies.FEEDBACK_EXPIRED)
             await remove_buttons(query, "rate:")
             return
+        owner = owner_of(d, update)
+        if kept.get("by") not in (None, owner):  # in a group, someone else's verdict: not theirs to rate
+            await query.answer(replies.FEEDBACK_NOT_YOURS)
+            return
         new = await asyncio.to_thread(
             feedback.record,
             d.connection,
-            user_id,
+            owner,
             kept["text"],
             label,
             kept["label"],

@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
@@ -94,17 +95,18 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             ]
         ]
     )
-    question = replies.cancel_question(job_id, running["requested_by"], running["summary"])
+    who = running["requested_by"] if message.chat.type == ChatType.PRIVATE else None  # no names in groups
+    question = replies.cancel_question(job_id, who, running["summary"])
     await message.reply_text(question, reply_markup=buttons)
 
 
 async def cancel_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Handles the Yes/No buttons under a /cancel question."""
     query = update.callback_query
-    await query.answer()
-    if not is_admin(update, context):
-        await query.edit_message_text(replies.CANCEL_ONLY_ADMINS)
+    if not is_admin(update, context):  # in a group anyone can tap: tell the tapper alone, leave the question be
+        await query.answer(replies.CANCEL_ONLY_ADMINS, show_alert=True)
         return
+    await query.answer()
     _, job_id, choice = (query.data or "::").split(":", 2)
     if choice != "yes":
         await query.edit_message_text(replies.CANCEL_KEPT)

@@ -131,6 +131,8 @@ class Settings:
     webhook_port: int = 8443  # WEBHOOK_PORT: where the bot's webhook server listens
     webhook_listen: str = "127.0.0.1"  # WEBHOOK_LISTEN: its address (compose: 0.0.0.0, behind the proxy)
     webhook_secret: str = field(default="", repr=False)  # WEBHOOK_SECRET: required with WEBHOOK_URL; else 403
+    user_hash_key: str = field(default="", repr=False)  # USER_HASH_KEY: key of user hashes; empty = a file in home
+    redis_maxmemory_mb: int = 2048  # REDIS_MAXMEMORY: MB the private Redis may use; past it, new work is refused
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -170,6 +172,8 @@ class Settings:
             webhook_port=_port(env, "WEBHOOK_PORT", defaults.webhook_port) or defaults.webhook_port,
             webhook_listen=env.get("WEBHOOK_LISTEN", "").strip() or defaults.webhook_listen,
             webhook_secret=_webhook_secret(env),
+            user_hash_key=env.get("USER_HASH_KEY", "").strip(),
+            redis_maxmemory_mb=_int(env, "REDIS_MAXMEMORY", defaults.redis_maxmemory_mb, low=64),
         )
 
     def __post_init__(self) -> None:

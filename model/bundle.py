@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import secrets
 import tarfile
 import tempfile
@@ -26,6 +27,19 @@ from model.errors import BundleCorrupt, ModelNotFound
 SUFFIX = ".sentibot"
 FORMAT = 1  # bundle layout version, stored in meta.json
 _MEMBERS = ("meta.json", "encoder.json", "model.keras")
+VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")  # new_version()'s ids and hand-made ones; never a path
+
+
+def check_version(version: object) -> str:
+    """``version`` if it is a model version; BundleCorrupt otherwise.
+
+    Versions become file names (``<version>.sentibot``) wherever a bundle is cached, and Redis is not
+    trusted with paths: a version read from a bundle or the registry is checked here first.
+    """
+    if isinstance(version, str) and VERSION.fullmatch(version) and ".." not in version:
+        return version
+    shown = repr(version)[:60]
+    raise BundleCorrupt(f"{shown} is not a model version (letters, digits, '.', '_' and '-' only).")
 
 
 @dataclass
@@ -106,9 +120,20 @@ def _verified_parts(data: bytes) -> dict[str, bytes]:
     return parts
 
 
+def _meta(parts: dict[str, bytes]) -> dict:
+    try:
+        meta = json.loads(parts["meta.json"])
+    except ValueError:
+        raise BundleCorrupt("The model bundle's meta.json is not JSON.") from None
+    if not isinstance(meta, dict):
+        raise BundleCorrupt("The model bundle's meta.json is not a JSON object.")
+    check_version(meta.get("version"))
+    return meta
+
+
 def read_meta(data: bytes) -> dict:
-    """A bundle's verified metadata, without loading Keras."""
-    return json.loads(_verified_parts(data)["meta.json"])
+    """A bundle's verified metadata (its version checked), without loading Keras."""
+    return _meta(_verified_parts(data))
 
 
 def from_bytes(data: bytes) -> Bundle:
@@ -118,7 +143,7 @@ def from_bytes(data: bytes) -> Bundle:
     from model import architectures  # noqa: F401 - registers the custom layers saved models use
 
     parts = _verified_parts(data)
-    meta = json.loads(parts["meta.json"])
+    meta = _meta(parts)
     encoder = TextEncoder.from_config(json.loads(parts["encoder.json"]))
     with tempfile.TemporaryDirectory() as tmp:
         model_path = Path(tmp) / "model.keras"
@@ -133,7 +158,7 @@ def from_bytes(data: bytes) -> Bundle:
 def save(bundle: Bundle, directory: Path) -> Path:
     """Write ``<version>.sentibot`` into ``directory`` atomically and return its path."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{bundle.version}{SUFFIX}"
+    path = directory / f"{check_version(bundle.version)}{SUFFIX}"
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     tmp.write_bytes(to_bytes(bundle))
     tmp.replace(path)

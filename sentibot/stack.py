@@ -135,15 +135,20 @@ def ensure_model(settings: Settings, url: str) -> None:
         )
 
 
-def dashboard_argv(url: str, port: int, user: str, password: str) -> list[str]:
-    """rq-dashboard on 127.0.0.1 with basic auth, reading RQ's JSON-serialised jobs."""
+def dashboard_argv(port: int, user: str) -> list[str]:
+    """rq-dashboard on 127.0.0.1 with basic auth, reading RQ's JSON-serialised jobs; its Redis URL and password
+    come from :func:`dashboard_env` (a command line is readable by every local user in `ps`)."""
     if importlib.util.find_spec("rq_dashboard") is None:
         raise SentibotError("The dashboard needs rq-dashboard: pip install 'sentibot[dashboard]'.")
     return [
         *[sys.executable, "-m", "rq_dashboard"],
-        *["--bind", "127.0.0.1", "--port", str(port), "--redis-url", url, "--json"],
-        *["--username", user, "--password", password],
+        *["--bind", "127.0.0.1", "--port", str(port), "--json", "--username", user],
     ]
+
+
+def dashboard_env(url: str, password: str) -> dict[str, str]:
+    """The dashboard's secrets, in the environment rq-dashboard reads (RQ_DASHBOARD_*)."""
+    return {"RQ_DASHBOARD_REDIS_URL": url, "RQ_DASHBOARD_PASSWORD": password}
 
 
 def wait_for_workers(url: str, count: int, timeout_s: float = 180) -> None:
@@ -189,10 +194,18 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
     try:
         url = settings.redis_url
         if not url:
-            server = RedisServer(data_dir=settings.home / "redis", capture_output=True).start()
+            server = RedisServer(
+                data_dir=settings.home / "redis",
+                capture_output=True,
+                password=secrets.token_urlsafe(24),  # new each start; the children get it in REDIS_URL
+                maxmemory_mb=settings.redis_maxmemory_mb,
+            ).start()
             url = server.url
             children.add("redis", server.process)
-            print(f"[up] private Redis at {url}, data in {settings.home / 'redis'}")
+            print(
+                f"[up] private Redis at redis://127.0.0.1:{server.port}/0 (password-protected), "
+                f"data in {settings.home / 'redis'}"
+            )
         env["REDIS_URL"] = url
         for i in range(max(1, args.score_workers)):
             children.start(f"score-{i + 1}", [*exe, "worker", "--queues", "score"], env)
@@ -200,8 +213,8 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
         children.start("train", [*exe, "worker", "--queues", "train"], env)
         if args.dashboard:
             password = settings.dashboard_password or secrets.token_urlsafe(12)
-            argv = dashboard_argv(url, settings.dashboard_port, settings.dashboard_user, password)
-            children.start("dashboard", argv, env)
+            argv = dashboard_argv(settings.dashboard_port, settings.dashboard_user)
+            children.start("dashboard", argv, {**env, **dashboard_env(url, password)})
             shown = password if not settings.dashboard_password else "DASHBOARD_PASSWORD"
             print(
                 f"[up] queue dashboard: http://127.0.0.1:{settings.dashboard_port}/ "

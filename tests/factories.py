@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import random
 import tarfile
 from pathlib import Path
@@ -116,3 +119,23 @@ def second_version(bundle_path: Path) -> bytes:
     loaded = bundles.load(bundle_path)
     loaded.meta = {**loaded.meta, "version": bundles.new_version(), "test_accuracy": 0.99}
     return bundles.to_bytes(loaded)
+
+
+def repacked(data: bytes, version: str, encoder: dict | None = None) -> bytes:
+    """The bundle under a new version, ``encoder`` merged into its encoder.json, checksums redone:
+    what someone who can write to Redis, or a buggy exporter, could make."""
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+        parts = {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}
+    meta = {**json.loads(parts["meta.json"]), "version": version}
+    config = {**json.loads(parts["encoder.json"]), **(encoder or {})}
+    parts["meta.json"] = json.dumps(meta).encode()
+    parts["encoder.json"] = json.dumps({k: v for k, v in config.items() if v is not None}).encode()
+    checksums = {name: hashlib.sha256(parts[name]).hexdigest() for name in ("meta.json", "encoder.json", "model.keras")}
+    parts["checksums.json"] = json.dumps(checksums).encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, body in parts.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    return buffer.getvalue()

@@ -480,9 +480,9 @@ class TelegramStandIn:
         }
         return self._push({"message": self._message(user_id, None, sticker=sticker)})
 
-    def press_button(self, user_id: int, message_id: int, data: str) -> dict:
-        """A user presses an inline button under one of the bot's messages."""
-        message = self.messages[(user_id, message_id)]
+    def press_button(self, user_id: int, message_id: int, data: str, chat_id: int | None = None) -> dict:
+        """A user presses an inline button under one of the bot's messages (in ``chat_id``: a group's)."""
+        message = self.messages[(chat_id if chat_id is not None else user_id, message_id)]
         return self._push(
             {
                 "callback_query": {

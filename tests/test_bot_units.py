@@ -231,7 +231,7 @@ def test_the_dashboard_without_rq_dashboard_installed_says_what_to_install(monke
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "rq_dashboard" else real(name))
     with pytest.raises(SentibotError, match=r"pip install 'sentibot\[dashboard\]'"):
-        dashboard_argv("redis://127.0.0.1:1/0", 9181, "admin", "pw")
+        dashboard_argv(9181, "admin")
 
 
 def test_metrics_port_out_of_range_is_refused_by_the_command_line(capsys):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import urllib.error
 import urllib.request
@@ -11,7 +12,7 @@ import urllib.request
 import pytest
 
 from sentibot.redis_server import free_port
-from sentibot.stack import dashboard_argv
+from sentibot.stack import dashboard_argv, dashboard_env
 from tests.processes import start_worker, stop_process, wait_for, wait_worker_ready
 
 pytestmark = pytest.mark.slow  # starts a worker and the dashboard
@@ -37,8 +38,11 @@ def test_the_dashboard_lists_our_queues_and_live_workers_behind_basic_auth(conne
     """Both queues and the live worker are shown; without the password, nothing is."""
     worker = start_worker(worker_settings, "score,train", "watched")
     port = free_port()
+    argv = dashboard_argv(port, "admin")
+    assert "s3cret" not in " ".join(argv) and worker_settings.redis_url not in " ".join(argv)  # `ps` shows argv
     dashboard = subprocess.Popen(
-        dashboard_argv(worker_settings.redis_url, port, "admin", "s3cret"),
+        argv,
+        env={**os.environ, **dashboard_env(worker_settings.redis_url, "s3cret")},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -74,11 +74,13 @@ def test_health_says_whether_this_hosts_worker_and_bot_are_alive(connection, wor
     monkeypatch.setenv("REDIS_URL", worker_settings.redis_url)
     assert main(["health", "worker"]) == 1
     assert "no worker on" in capsys.readouterr().out
-    worker = spawn_worker(worker_settings, "score")  # default name: <hostname>.<pid>
+    worker = spawn_worker(worker_settings, "score")  # default name: <hostname>.<pid>.<random>
     try:
         wait_for(
             lambda: [
-                n for n in connection.smembers("sentibot:workers") if n.decode() == health.HOST + f".{worker.pid}"
+                n
+                for n in connection.smembers("sentibot:workers")
+                if n.decode().startswith(health.HOST + f".{worker.pid}.")
             ],
             90,
         )

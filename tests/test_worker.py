@@ -33,7 +33,7 @@ pytestmark = pytest.mark.slow  # every test here trains a model or starts proces
 
 def test_a_review_is_scored_by_a_worker(connection, worker_settings, live_model):
     """Enqueue by dotted path, a worker scores it, the result names the model version."""
-    job = submit_review(connection, "a wonderful brilliant film, loved it")
+    job = submit_review(connection, "a wonderful brilliant film, loved it", owner="a" * 32)
     assert job.func_name == "worker.jobs.score_review"
     run_burst(connection, worker_settings)
     result = wait_result(job, timeout_s=2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 from common.settings import Settings
@@ -140,6 +141,13 @@ def run_model(args: argparse.Namespace, settings: Settings) -> int:
                 data = resolve(args.bundle).read_bytes()
             except OSError as exc:
                 raise ModelError(f"Could not read {args.bundle}: {exc.strerror}.") from None
+            if args.promote:  # a bundle that cannot serve never goes live: load it here first, as a worker would
+                from worker.bundle_loading import load_predictor
+
+                try:
+                    load_predictor(data)
+                except ModelError as exc:
+                    raise ModelError(f"{exc} It was not added, and the live model is unchanged.") from None
             record = registry.add(data, promote=args.promote)
             message = {"added": record["version"], "live": args.promote}
         elif args.action == "promote":
@@ -232,4 +240,10 @@ def run_feedback(args: argparse.Namespace, settings: Settings) -> int:
     found = feedback.from_csv(data)
     added = feedback.import_items(connection, found)
     print(json.dumps({"read": len(found), "added": added, "already_there": len(found) - added}))
+    if added:
+        print(
+            "sentibot: imported items keep the user hashes of the deployment they came from (or none): "
+            "/forget here cannot tie them to anyone, so it cannot delete them.",
+            file=sys.stderr,
+        )
     return 0

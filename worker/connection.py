@@ -34,6 +34,10 @@ def reachable(connection: redis.Redis) -> Iterator[None]:
     """Turn redis-py's connection errors into :class:`QueueUnavailable` with one sentence."""
     try:
         yield
+    except redis.exceptions.OutOfMemoryError as exc:  # maxmemory reached; noeviction keeps what is queued
+        raise QueueUnavailable(
+            "The queue is full right now (Redis reached its memory limit); try again in a few minutes."
+        ) from exc
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
         raise QueueUnavailable(
             f"The queue (Redis at {describe(connection)}) is not reachable right now; try again in a moment."

@@ -1,13 +1,15 @@
 """What users teach the model: 👍/👎 under a verdict, kept in Redis until they /forget it.
 
 A tap stores the review with the label the user says is right (👍: the verdict's, 👎: the other
-one), the verdict the model gave, the model version, the time, and a salted hash of the user id:
-never the id itself. One item per user and text (tapping again replaces it). Each user may give
-at most ``per_day`` items a day. ``/forget`` deletes every item a user gave.
+one), the verdict the model gave, the model version, the time, and a keyed hash of the user id
+(worker/identity.py; the key is not in Redis): never the id itself. One item per user and text
+(tapping again replaces it). Each user may give at most ``per_day`` items a day. ``/forget``
+deletes every item a user gave.
 
 Keys (all under ``sentibot:feedback:``): ``items`` (hash: item id → JSON), ``user:<hash>`` (set of
 that user's item ids), ``recent`` (list of item ids, newest first, capped), ``day:<hash>:<date>``
-(a counter that expires) and ``salt`` (made once, so hashes stay stable across restarts).
+(a counter that expires) and, on deployments older than keyed hashes, ``salt`` (read only, so that
+/forget also finds items stored under the old salted hash).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import csv
 import hashlib
 import io
 import json
-import secrets
 import time
 from dataclasses import asdict, dataclass
 
@@ -44,7 +45,7 @@ class Item:
     given: str  # what the model said
     model: str  # the model version that gave it
     at: float  # unix time
-    user: str  # salted hash of the user id
+    user: str  # keyed hash of the user id (imported items: the other deployment's hash)
 
     @property
     def agreed(self) -> bool:
@@ -52,16 +53,12 @@ class Item:
         return self.label == self.given
 
 
-def salt(connection: redis.Redis) -> bytes:
-    """This deployment's salt for user hashes: made once, then read."""
+def legacy_hash(connection: redis.Redis, user_id: int) -> str | None:
+    """The hash items were stored under before keyed hashes (a salt kept in Redis): /forget deletes those
+    too. None when this deployment never had a salt."""
     with reachable(connection):
-        connection.set(SALT, secrets.token_hex(16), nx=True)
-        return connection.get(SALT)
-
-
-def user_hash(connection: redis.Redis, user_id: int) -> str:
-    """A stable, salted hash of a user id: enough to dedupe and forget, not to find the person."""
-    return hashlib.sha256(salt(connection) + str(user_id).encode()).hexdigest()[:32]
+        old_salt = connection.get(SALT)
+    return hashlib.sha256(old_salt + str(user_id).encode()).hexdigest()[:32] if old_salt else None
 
 
 def _item_id(user: str, text: str) -> str:
@@ -76,15 +73,15 @@ def _day_key(user: str, now: float) -> str:
     return f"{PREFIX}day:{user}:{time.strftime('%Y%m%d', time.gmtime(now))}"
 
 
-def record(connection: redis.Redis, user_id: int, text: str, label: str, given: str, model: str, per_day: int) -> bool:
+def record(connection: redis.Redis, user: str, text: str, label: str, given: str, model: str, per_day: int) -> bool:
     """Store that ``label`` is right for ``text`` (the model said ``given``); True if new, False if it
     replaced this user's earlier tap on the same text.
 
-    Raises :class:`FeedbackLimit` past ``per_day`` new items for this user today.
+    ``user`` is the keyed hash of the user id (worker/identity.py), never the id. Raises
+    :class:`FeedbackLimit` past ``per_day`` new items for this user today.
     """
     if label not in LABELS or given not in LABELS:
         raise ValueError(f"labels are {LABELS}, got {label!r} and {given!r}")
-    user = user_hash(connection, user_id)
     now = time.time()
     item = Item(text=text[:MAX_TEXT_CHARS], label=label, given=given, model=model, at=round(now, 6), user=user)
     item_id = _item_id(user, text)
@@ -106,19 +103,23 @@ def record(connection: redis.Redis, user_id: int, text: str, label: str, given: 
     return True
 
 
-def forget(connection: redis.Redis, user_id: int) -> int:
-    """Delete everything ``user_id`` gave; returns how many items went."""
-    user = user_hash(connection, user_id)
+def forget(connection: redis.Redis, users: list[str]) -> int:
+    """Delete everything these user hashes (one person's keyed and legacy hash) gave; returns how many items went."""
+    gone = 0
     with reachable(connection):
-        ids = [raw.decode() for raw in connection.smembers(_user_key(user))]
-        pipe = connection.pipeline()
-        if ids:
-            pipe.hdel(ITEMS, *ids)
-            for item_id in ids:
-                pipe.lrem(RECENT, 0, item_id)
-        pipe.delete(_user_key(user))
-        pipe.execute()
-    return len(ids)
+        for user in users:
+            ids = [raw.decode() for raw in connection.smembers(_user_key(user))]
+            pipe = connection.pipeline()
+            if ids:
+                pipe.hdel(ITEMS, *ids)
+                for item_id in ids:
+                    pipe.lrem(RECENT, 0, item_id)
+            pipe.delete(_user_key(user))
+            for day in connection.scan_iter(match=f"{PREFIX}day:{user}:*", count=100):
+                pipe.delete(day)
+            pipe.execute()
+            gone += len(ids)
+    return gone
 
 
 def items(connection: redis.Redis) -> list[Item]:
@@ -164,8 +165,10 @@ def summary(connection: redis.Redis) -> Summary:
 
 
 def examples(connection: redis.Redis) -> tuple[list[str], list[int]]:
-    """Texts and labels (1 positive) to train on."""
-    stored = items(connection)
+    """Texts and labels (1 positive) to train on: no one user's share past the cap (worker/feedback_use.py)."""
+    from worker.feedback_use import capped  # that module builds on this one's Item
+
+    stored = capped(items(connection))
     return [item.text for item in stored], [LABELS.index(item.label) for item in stored]
 
 

@@ -1,15 +1,17 @@
 """Signs of life for `sentibot health worker|bot` (docker compose healthchecks) and the first start.
 
 A worker is healthy while its heartbeat key in Redis is fresh (worker/reaper.py beats every second);
-workers are named ``<hostname>.<pid>``, so the check finds this container's own. The bot is healthy
-while it takes updates (its update loop polls, or in webhook mode its webhook server listens) and Redis
-answers: every few seconds it checks both and, if so, refreshes ``sentibot:bot:alive:<hostname>``.
+workers are named ``<hostname>.<pid>.<random>``, so the check finds this container's own. The bot
+is healthy while it takes updates (its update loop polls, or in webhook mode its webhook server
+listens) and Redis answers: every few seconds it checks both and, if so, refreshes
+``sentibot:bot:alive:<hostname>``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 
 import redis
@@ -30,9 +32,15 @@ BOT_ALIVE_TTL_S = 20  # ...and is unhealthy once it has not for this long
 FIRST_START = "the first start"  # who a first-start training is requested by
 
 
-def worker_name() -> str:
-    """The default name of a worker process: unique, and tells the health check which host runs it."""
-    return f"{HOST}.{os.getpid()}"
+def worker_name(base: str | None = None) -> str:
+    """A name for one start of a work loop: ``<base>.<random>`` (base: ``<hostname>.<pid>``), never reused.
+
+    In a container the worker is PID 1 and the hostname survives a restart, so ``hostname.pid`` alone
+    comes back after a SIGKILL: RQ refuses it until the dead one's key expires (minutes), and a worker
+    beating under the dead one's name hides that one's jobs from the reaper. The host prefix tells the
+    health check which host runs it.
+    """
+    return f"{base or f'{HOST}.{os.getpid()}'}.{secrets.token_hex(3)}"
 
 
 def worker_health(connection: redis.Redis) -> tuple[bool, str]:

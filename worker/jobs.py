@@ -28,7 +28,7 @@ from model.recipes import TrainingPlan
 from worker import feedback as user_feedback
 from worker import files, metrics, training
 from worker.model_cache import ModelCache
-from worker.queues import EXPLAIN_JOB, FILE_JOB, SCORE_JOB, TRAIN_JOB
+from worker.queues import EXPLAIN_JOB, FILE_JOB, RANK_FEEDBACK_JOB, SCORE_JOB, TRAIN_JOB
 from worker.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,16 @@ def explain_review(context: JobContext, text: str, top: int = 5) -> dict:
         "model": predictor.version,
         "words": [effect.to_dict() for effect in effects],
     }
+
+
+def rank_feedback(context: JobContext, top: int = 5) -> dict:
+    """The stored feedback items the live model disagrees with most (for an admin's /feedback)."""
+    from worker.feedback_use import most_disagreeing
+
+    stored = user_feedback.items(context.connection)
+    predictor = context.models.get_predictor(context.connection)
+    scores = [p.score for p in predictor.predict([item.text for item in stored])] if stored else []
+    return {"model": predictor.version, "items": most_disagreeing(stored, scores, top)}
 
 
 def quality_gate(
@@ -304,5 +314,6 @@ JOBS: dict[str, Callable[..., dict]] = {
     EXPLAIN_JOB: explain_review,
     TRAIN_JOB: train_model,
     FILE_JOB: score_file,
+    RANK_FEEDBACK_JOB: rank_feedback,
 }
 """The only functions a sentibot worker runs, by the names worker/queues.py gives them."""

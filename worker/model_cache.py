@@ -5,8 +5,8 @@ batch calls :meth:`ModelCache.get_predictor`, which does one cheap GET of the re
 `current` pointer. When the version changed, the new bundle is fetched (or read from the local
 disk cache), verified, loaded and warmed up completely before it replaces the old one, so a
 worker never serves a half-loaded model and a promotion reaches every worker on its next job
-without a restart. A bundle that fails to load is recorded in the registry and the old model
-keeps serving.
+without a restart. A bundle that fails to load, whatever the error, is recorded in the registry
+once and the old model keeps serving; this process never tries that version again.
 """
 
 from __future__ import annotations
@@ -22,10 +22,13 @@ import redis
 from model import bundle as bundles
 from model.errors import ModelError
 from model.predict import Predictor
+from worker.bundle_loading import load_predictor
 from worker.errors import ModelUnavailable, NotFound
 from worker.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
+LOCAL_KEPT = 2  # bundles kept in the on-disk cache: the one served and the one before it (a rollback)
+BAD_POINTER = "(the live pointer)"  # key in ModelCache.broken while `current` holds no valid version
 
 
 class ModelCache:
@@ -44,24 +47,48 @@ class ModelCache:
         return None
 
     def _fetch(self, registry: ModelRegistry, version: str) -> bytes:
-        local = self.local_dir / f"{version}{bundles.SUFFIX}" if self.local_dir else None
+        local = self.local_dir / f"{bundles.check_version(version)}{bundles.SUFFIX}" if self.local_dir else None
         if local is not None and local.exists():
             data = local.read_bytes()
             if hashlib.sha256(data).hexdigest() == registry.meta(version)["sha256"]:
+                os.utime(local)  # recently used: pruned last
                 return data
         data = registry.bundle_bytes(version)
         if local is not None:
-            local.parent.mkdir(parents=True, exist_ok=True)
-            tmp = local.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_bytes(data)
-            tmp.replace(local)
+            try:
+                local.parent.mkdir(parents=True, exist_ok=True)
+                tmp = local.with_suffix(f".tmp{os.getpid()}")
+                tmp.write_bytes(data)
+                tmp.replace(local)
+                self._prune_local(keep=local)
+            except OSError as exc:  # a full disk costs the next restart a download, nothing more
+                log.warning("bundle %s not cached on disk: %s", version, exc)
         return data
+
+    def _prune_local(self, keep: Path) -> None:
+        """Keep the LOCAL_KEPT most recently used bundles on disk (one is ~90 MB for minilm), ``keep`` always."""
+        cached = sorted(
+            (p for p in keep.parent.glob(f"*{bundles.SUFFIX}") if p != keep),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
+        for old in cached[LOCAL_KEPT - 1 :]:
+            old.unlink(missing_ok=True)
 
     def get_predictor(self, connection: redis.Redis) -> Predictor:
         """The predictor for the live version, loading it first if it changed."""
         registry = ModelRegistry(connection)
-        version = registry.current()
         serving = self.predictor
+        try:
+            version = registry.current()
+        except ModelError as exc:  # the pointer holds no version (a path, say): never followed
+            if BAD_POINTER not in self.broken:
+                log.error("live model pointer refused: %s", exc)
+                self.broken[BAD_POINTER] = str(exc)
+            if serving is None:
+                raise ModelUnavailable(f"The live model cannot be loaded: {exc}") from None
+            return serving
+        self.broken.pop(BAD_POINTER, None)
         if version is None and serving is None:
             raise ModelUnavailable("No model is live yet: an admin has to train one first (/retrain).")
         if version is None or (serving is not None and serving.version == version) or version in self.broken:
@@ -72,8 +99,8 @@ class ModelCache:
             if self.predictor is not None and self.predictor.version == version:
                 return self.predictor
             try:
-                predictor = Predictor(bundles.from_bytes(self._fetch(registry, version)))
-            except (ModelError, NotFound) as exc:  # damaged or missing bundle
+                predictor = load_predictor(self._fetch(registry, version))
+            except (ModelError, NotFound) as exc:  # missing, damaged, or any error while loading it
                 log.error("model %s refused: %s", version, exc)
                 self.broken[version] = str(exc)
                 registry.mark_broken(version, str(exc))

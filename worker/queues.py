@@ -18,7 +18,10 @@ Payloads (all JSON):
   (worker/files.py); progress in ``job.meta["file"]``: ``stage`` (reading, scoring, writing),
   ``done``, ``total``, ``rate`` (rows/s so far).
 
-A sentibot worker runs these four names and nothing else, each only from its own queue
+- ``worker.jobs.rank_feedback(top=5)`` (score queue) → ``{"model", "items": [{"text", "label", "score"}]}``:
+  the stored 👍/👎 items the live model disagrees with most, for /feedback.
+
+A sentibot worker runs these five names and nothing else, each only from its own queue
 (:data:`JOB_QUEUES`, enforced by worker/dispatch.py). A failed job says why in
 ``job.meta[FAILURE_META]``; clients never parse tracebacks.
 """
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import redis
 from rq import Queue
+from rq.job import Job
 from rq.serializers import JSONSerializer
 
 MAX_TEXT_CHARS = 20_000  # the longest review any job scores or stores (Telegram itself caps a message at 4,096)
@@ -38,7 +42,14 @@ SCORE_JOB = "worker.jobs.score_review"
 TRAIN_JOB = "worker.jobs.train_model"
 EXPLAIN_JOB = "worker.jobs.explain_review"
 FILE_JOB = "worker.jobs.score_file"
-JOB_QUEUES = {SCORE_JOB: SCORE, EXPLAIN_JOB: SCORE, FILE_JOB: FILES, TRAIN_JOB: TRAIN}  # the only jobs, and where
+RANK_FEEDBACK_JOB = "worker.jobs.rank_feedback"
+JOB_QUEUES = {  # the only jobs, and the queue each runs from
+    SCORE_JOB: SCORE,
+    EXPLAIN_JOB: SCORE,
+    RANK_FEEDBACK_JOB: SCORE,
+    FILE_JOB: FILES,
+    TRAIN_JOB: TRAIN,
+}
 FILE_TIMEOUT_S = 1800  # a file job (100,000 rows at most) that runs longer than this is stopped
 SCORE_TIMEOUT_S = 30  # a score job that runs longer than this is killed
 SCORE_RESULT_TTL_S = 300  # results are read within seconds; keep them five minutes
@@ -49,6 +60,7 @@ FAILURE_META = "failure"  # job.meta: {"kind", "message"} written by the worker 
 DIED_META = "died"  # job.meta: written by the reaper when a job's worker died under it
 
 
-def get_queue(connection: redis.Redis, name: str) -> Queue:
-    """The named queue with the project's serializer."""
-    return Queue(name, connection=connection, serializer=JSONSerializer)
+def get_queue(connection: redis.Redis, name: str, job_class: type[Job] | None = None) -> Queue:
+    """The named queue with the project's serializer; a worker passes its SentibotJob as ``job_class``, so
+    even RQ's registry clean-ups read jobs through it (and never resolve a job's callbacks)."""
+    return Queue(name, connection=connection, serializer=JSONSerializer, job_class=job_class)

@@ -19,7 +19,7 @@ import time
 
 import redis
 
-from model.bundle import read_meta
+from model.bundle import check_version, read_meta
 from model.errors import BundleCorrupt
 from worker.errors import NotFound
 
@@ -48,11 +48,19 @@ RECORDED = (
 
 
 def _bundle_key(version: str) -> str:
-    return f"{PREFIX}bundle:{version}"
+    return f"{PREFIX}bundle:{check_version(version)}"
 
 
 def _meta_key(version: str) -> str:
-    return f"{PREFIX}meta:{version}"
+    return f"{PREFIX}meta:{check_version(version)}"
+
+
+def _is_version(name: str) -> bool:
+    try:
+        check_version(name)
+    except BundleCorrupt:
+        return False
+    return True
 
 
 class ModelRegistry:
@@ -87,7 +95,9 @@ class ModelRegistry:
         """Drop the bytes of versions past the newest ``keep`` or past ``budget`` bytes; the live one and
         the newest rollback target always stay."""
         names = [v.decode() for v in self.connection.zrevrange(VERSIONS, 0, -1)]
+        names = [name for name in names if _is_version(name)]
         rollback = [v.decode() for v in self.connection.lrange(PREVIOUS, 0, -1)]
+        rollback = [name for name in rollback if _is_version(name)]
         always = {self.current(), *rollback[-1:]}
         sizes = {name: int(self.connection.strlen(_bundle_key(name))) for name in names}
         kept_bytes = sum(sizes[name] for name in always if name in sizes)
@@ -120,6 +130,7 @@ class ModelRegistry:
     def versions(self) -> list[dict]:
         """All records, newest first, with ``live`` marking the current one."""
         names = [v.decode() for v in self.connection.zrevrange(VERSIONS, 0, -1)]
+        names = [name for name in names if _is_version(name)]  # anything else was never added by sentibot
         current = self.current()
         raws = self.connection.mget([_meta_key(v) for v in names]) if names else []
         return [{**json.loads(raw), "live": name == current} for name, raw in zip(names, raws, strict=True) if raw]
@@ -127,7 +138,7 @@ class ModelRegistry:
     def current(self) -> str | None:
         """The live version, or None before the first model."""
         raw = self.connection.get(CURRENT)
-        return raw.decode() if raw else None
+        return check_version(raw.decode(errors="replace")) if raw else None
 
     def current_meta(self) -> dict | None:
         """The live version's record, or None."""
@@ -166,8 +177,8 @@ class ModelRegistry:
     def rollback(self) -> str:
         """Make the previously live version live again and return it (skipping any whose bundle was pruned)."""
         while (raw := self.connection.rpop(PREVIOUS)) is not None:
-            version = raw.decode()
-            if self.connection.exists(_bundle_key(version)):
+            version = raw.decode(errors="replace")
+            if _is_version(version) and self.connection.exists(_bundle_key(version)):
                 self.connection.set(CURRENT, version)
                 return version
         raise NotFound("There is no earlier live model (with its bundle still kept) to roll back to.")

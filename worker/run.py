@@ -13,11 +13,12 @@ import signal
 import threading
 
 import redis
-from rq import Queue
+from rq import Queue, Worker
 
 from common.settings import Settings
 from worker import health, metrics
 from worker.connection import connect, describe
+from worker.dispatch import SentibotJob
 from worker.errors import ModelUnavailable
 from worker.model_cache import ModelCache
 from worker.queues import FILES, QUEUES, SCORE, TRAIN, get_queue
@@ -38,7 +39,7 @@ def build_worker(
 ) -> SentibotWorker:
     """A SentibotWorker on the named queues, running its jobs with these settings and this model cache."""
     return SentibotWorker(
-        [get_queue(connection, q) for q in queues],
+        [get_queue(connection, q, SentibotJob) for q in queues],
         settings=settings,
         models=models or ModelCache(),
         stopping=stopping,
@@ -61,8 +62,24 @@ def warm_up(connection: redis.Redis, models: ModelCache) -> None:
         log.warning("%s Score jobs will fail until one is promoted.", exc)
 
 
+def name_for_this_start(connection: redis.Redis, given: str | None, starts: int) -> str:
+    """The name the given (``--name``) on a first start, unless RQ still counts a worker of that name as
+    alive (a SIGKILLed predecessor); every other start gets a fresh one (health.worker_name)."""
+    if given and starts == 0:
+        key = Worker.redis_worker_namespace_prefix + given
+        if not (connection.exists(key) and not connection.hexists(key, "death")):
+            return given
+        log.warning("a worker named %s is still registered (killed?): working under a fresh name", given)
+    return health.worker_name(given)
+
+
 def run(settings: Settings, queues: list[str], name: str | None = None, burst: bool = False) -> None:
-    """Work until SIGTERM, reconnecting to Redis whenever it goes away."""
+    """Work until SIGTERM, reconnecting to Redis whenever it goes away.
+
+    Whatever ends the work loop without a stop request (RQ quits on a Redis error while it records a
+    job, say) is survived: the process waits for Redis and goes on under a fresh name. The old name's
+    heartbeat is left to expire, not withdrawn, so the reaper gives back the job it had in hand.
+    """
     from model.native_logs import load_tensorflow
 
     load_tensorflow()  # now, quietly: its C init holds the GIL for seconds and prints C++ start-up lines
@@ -72,6 +89,7 @@ def run(settings: Settings, queues: list[str], name: str | None = None, burst: b
     models = ModelCache(settings.home / "worker-bundles")  # this process's one model cache
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())  # RQ installs its own inside work()
+    starts = 0
     while not stopping.is_set():
         try:
             connection.ping()
@@ -82,18 +100,26 @@ def run(settings: Settings, queues: list[str], name: str | None = None, burst: b
 
                 if settings.train_on_first_start:
                     health.first_training(connection, settings)
-            worker = build_worker(connection, queues, settings, models, name or health.worker_name(), stopping)
+            worker_name = name_for_this_start(connection, name, starts)
+            starts += 1
+            worker = build_worker(connection, queues, settings, models, worker_name, stopping)
             announce_queues(connection, worker.queues)
             heartbeat = Heartbeat(connection, worker.name)
             heartbeat.start()
+            clean = False
             try:
                 worker.work(burst=burst, logging_level=settings.log_level, with_scheduler=False)
+                clean = burst or stopping.is_set()
             finally:
-                heartbeat.stop()
+                heartbeat.stop(withdraw=clean or stopping.is_set())
                 signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())  # RQ's handlers are gone
-            if burst or stopping.is_set():
+            if clean:
                 break
-            log.warning("the work loop ended without a stop request (see above); starting it again")
+            log.warning(
+                "the work loop of %s ended without a stop request (see above); its job in hand goes back to "
+                "the queue, and work goes on under a fresh name",
+                worker.name,
+            )
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
             if stopping.is_set():
                 break

@@ -26,7 +26,7 @@ from rq.serializers import JSONSerializer
 
 from common.errors import SentibotError
 from common.settings import Settings
-from worker import jobs, metrics
+from worker import jobs, metrics, poison
 from worker.dispatch import SentibotJob
 from worker.model_cache import ModelCache
 from worker.queues import SCORE, SCORE_JOB
@@ -35,6 +35,7 @@ from worker.rq_internals import record_success
 
 log = logging.getLogger(__name__)
 
+WORKER_TTL_S = 60  # RQ's worker key lifetime; it blocks on the queue 15 s less than this
 MAX_BATCH = 256  # reviews scored together at most; one model call on 256x500 ids takes a few ms
 
 
@@ -61,6 +62,9 @@ class SentibotWorker(SimpleWorker):
         stopping: threading.Event | None = None,
         **kwargs,
     ) -> None:
+        # RQ blocks on the queue for worker_ttl - 15 s; past the client's socket timeout (65 s) that read fails
+        # and the work loop ends (then starts again under a fresh name): 60 keeps it at 45 s, inside.
+        kwargs.setdefault("worker_ttl", WORKER_TTL_S)
         super().__init__(queues, job_class=SentibotJob, serializer=JSONSerializer, **kwargs)
         self.settings = settings
         self.models = models
@@ -146,8 +150,17 @@ class SentibotWorker(SimpleWorker):
         return 0
 
     def _score_batch(self, queue: Queue, ids: list[str]) -> int:
-        fetched = Job.fetch_many(ids, connection=self.connection, serializer=JSONSerializer)
-        batch = [j for j in fetched if j is not None and j.func_name == SCORE_JOB and _text_of(j) is not None]
+        fetched = SentibotJob.fetch_many(ids, connection=self.connection, serializer=JSONSerializer)
+        crashed = poison.crashed_before(self.connection, ids)  # run alone: a poison review takes no batch down
+        batch = [
+            j
+            for j in fetched
+            if j is not None
+            and j.func_name == SCORE_JOB
+            and j.id not in crashed
+            and j.refusal() is None
+            and _text_of(j) is not None
+        ]  # the others go back to the queue and run one by one: a job that is not ours is refused there
         batched = {j.id for j in batch}
         others = [i for i, j in zip(ids, fetched, strict=True) if j is not None and j.id not in batched]
         results = jobs.score_texts(self.models, self.connection, [_text_of(j) for j in batch]) if batch else []

@@ -30,6 +30,7 @@ from worker.client.reviews import (
     kept_verdict,
     score,
     submit_explain,
+    submit_rank_feedback,
     submit_review,
 )
 from worker.client.service import live_model, service_status
@@ -69,6 +70,7 @@ __all__ = [
     "start_training",
     "submit_explain",
     "submit_file",
+    "submit_rank_feedback",
     "submit_review",
     "training_snapshot",
     "wait_result",

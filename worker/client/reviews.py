@@ -9,12 +9,14 @@ import redis.asyncio
 from rq import Retry
 from rq.job import Job
 
+from worker import forget
 from worker.client.results import wait_result
 from worker.connection import DEFAULT_URL, MAX_WAIT_S, describe, reachable
 from worker.errors import QueueUnavailable
 from worker.queues import (
     EXPLAIN_JOB,
     FAILURE_TTL_S,
+    RANK_FEEDBACK_JOB,
     REVIEW_TTL_S,
     SCORE,
     SCORE_JOB,
@@ -23,7 +25,7 @@ from worker.queues import (
     get_queue,
 )
 
-REVIEW_KEY = "sentibot:review:{key}"  # a scored review and its verdict, kept for its "Why?" and 👍/👎 buttons
+REVIEW_KEY = forget.REVIEW_KEY  # a scored review and its verdict, kept for its "Why?" and 👍/👎 buttons
 MAX_WAITING = 2000  # reviews waiting for a verdict at once, each on its own connection; more wait for one
 
 
@@ -41,9 +43,13 @@ def _enqueue_fast(connection: redis.Redis, job_name: str, description: str, **kw
         )
 
 
-def submit_review(connection: redis.Redis, text: str) -> Job:
-    """Put one review on the score queue."""
-    return _enqueue_fast(connection, SCORE_JOB, f"score a review ({len(text)} chars)", text=text)
+def submit_review(connection: redis.Redis, text: str, owner: str | None = None) -> Job:
+    """Put one review on the score queue; ``owner`` (the sender's keyed hash, never an id) lets /forget find it."""
+    job = _enqueue_fast(connection, SCORE_JOB, f"score a review ({len(text)} chars)", text=text)
+    if owner:
+        with reachable(connection):
+            forget.remember(connection, owner, job.id)
+    return job
 
 
 def score(connection: redis.Redis, text: str, timeout_s: float) -> dict:
@@ -51,9 +57,18 @@ def score(connection: redis.Redis, text: str, timeout_s: float) -> dict:
     return wait_result(submit_review(connection, text), timeout_s)
 
 
-def submit_explain(connection: redis.Redis, text: str) -> Job:
-    """Put a "Why?" request for ``text`` on the score queue."""
-    return _enqueue_fast(connection, EXPLAIN_JOB, f"explain a review ({len(text)} chars)", text=text)
+def submit_explain(connection: redis.Redis, text: str, owner: str | None = None) -> Job:
+    """Put a "Why?" request for ``text`` on the score queue (listed under ``owner`` for /forget)."""
+    job = _enqueue_fast(connection, EXPLAIN_JOB, f"explain a review ({len(text)} chars)", text=text)
+    if owner:
+        with reachable(connection):
+            forget.remember(connection, owner, job.id)
+    return job
+
+
+def submit_rank_feedback(connection: redis.Redis) -> Job:
+    """Ask a worker which stored feedback items the live model disagrees with most."""
+    return _enqueue_fast(connection, RANK_FEEDBACK_JOB, "rank the stored feedback")
 
 
 def explain(connection: redis.Redis, text: str, timeout_s: float) -> dict:
@@ -78,9 +93,12 @@ def connect_async(url: str) -> redis.asyncio.Redis:
     return redis.asyncio.Redis(connection_pool=pool)
 
 
-async def keep_review_async(aconnection: redis.asyncio.Redis, key: str, text: str, result: dict) -> None:
-    """Keep a scored review and its verdict for REVIEW_TTL_S, so a "Why?" or 👍/👎 tap can use them later."""
-    kept = json.dumps({"text": text, "label": result.get("label"), "model": result.get("model")})
+async def keep_review_async(
+    aconnection: redis.asyncio.Redis, key: str, text: str, result: dict, owner: str | None = None
+) -> None:
+    """Keep a scored review, its verdict and its author's hash for REVIEW_TTL_S, so a "Why?" or 👍/👎 tap
+    can use them later (a rating only from the author)."""
+    kept = json.dumps({"text": text, "label": result.get("label"), "model": result.get("model"), "by": owner})
     try:
         await aconnection.set(REVIEW_KEY.format(key=key), kept.encode(), ex=REVIEW_TTL_S)
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
