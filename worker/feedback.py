@@ -26,6 +26,7 @@ import redis
 from worker.connection import reachable
 from worker.errors import BadFeedbackFile, FeedbackLimit
 from worker.queues import MAX_TEXT_CHARS
+from worker.spreadsheet import restore_cell, safe_cell
 
 PREFIX = "sentibot:feedback:"
 ITEMS = PREFIX + "items"
@@ -173,12 +174,14 @@ def examples(connection: redis.Redis) -> tuple[list[str], list[int]]:
 
 
 def to_csv(stored: list[Item]) -> str:
-    """The items as CSV (text, label, given, model, at, user)."""
+    """The items as CSV (text, label, given, model, at, user); cells a spreadsheet would run as formulas
+    are quoted (worker/spreadsheet.py), and :func:`from_csv` takes the quote off again."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS)
     writer.writeheader()
     for item in stored:
-        writer.writerow(asdict(item))
+        row = asdict(item)
+        writer.writerow({**row, "text": safe_cell(item.text), "model": safe_cell(item.model)})
     return out.getvalue()
 
 
@@ -189,7 +192,7 @@ def from_csv(data: str) -> list[Item]:
         raise BadFeedbackFile("A feedback CSV needs at least the columns text and label (positive or negative).")
     found = []
     for number, row in enumerate(reader, start=2):
-        text, label = (row.get("text") or "").strip(), (row.get("label") or "").strip().lower()
+        text, label = restore_cell((row.get("text") or "").strip()), (row.get("label") or "").strip().lower()
         if not text or label not in LABELS:
             raise BadFeedbackFile(f"Row {number}: needs a text and a label of positive or negative.")
         try:
@@ -202,7 +205,7 @@ def from_csv(data: str) -> list[Item]:
                 text=text[:MAX_TEXT_CHARS],
                 label=label,
                 given=given if given in LABELS else label,
-                model=row.get("model") or "imported",
+                model=restore_cell(row.get("model") or "") or "imported",
                 at=at,
                 user=row.get("user") or "imported",
             )
