@@ -13,7 +13,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot import metrics, replies
-from bot.chat import Deps, deps, for_the_bot, over_the_limit, user_id_of
+from bot.chat import Deps, deps, for_the_bot, over_the_limit, owner_of, user_id_of
 from bot.errors import sentence_for
 from common.errors import SentibotError
 from worker import client, files
@@ -38,7 +38,7 @@ async def score_file(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     try:
         files.check_upload(name, document.file_size or 0)
         data = bytes(await (await document.get_file()).download_as_bytearray())
-        owner = await asyncio.to_thread(client.file_owner, d.connection, user_id_of(update))
+        owner = owner_of(d, update)
         job = await asyncio.to_thread(client.submit_file, d.connection, name, data, owner)
     except SentibotError as exc:
         metrics.ERROR_REPLIES.inc()

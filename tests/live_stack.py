@@ -150,3 +150,60 @@ def send_fuzz(live: LiveStack, examples: int, first_user: int, timeout: float = 
 
     send()
     return chats
+
+
+# What users may upload as a .csv or .txt: random bytes, fields past csv's limit, odd quoting, NULs and
+# BOMs, text in other encodings, and the crafted file that froze the bot for 73 s (issue 21.1).
+QUOTING = st.lists(st.sampled_from(['"', ",", "\n", "\r", ";", "\t", "'", "\\", "a", " ", "\x00", "é"]), max_size=400)
+UPLOADS = st.tuples(
+    st.sampled_from(["upload.csv", "upload.txt", "UPLOAD.CSV"]),
+    st.one_of(
+        st.binary(max_size=4000),
+        QUOTING.map(lambda chars: "".join(chars).encode("utf-8", "surrogatepass")),
+        st.integers(131_073, 300_000).map(lambda n: b"review\n" + b"x" * n + b"\n"),  # a field past csv's limit
+        st.text(max_size=300).map(lambda t: ("review\n" + t).encode("utf-16")),
+        st.text(max_size=300).map(lambda t: ("\ufeffreview\n" + t).encode("utf-8", "surrogatepass")),
+        st.text(alphabet="éàüß ", max_size=300).map(lambda t: ("review\n" + t).encode("latin-1")),
+        st.integers(1, 32).map(lambda k: b',"' * 1024 * k),
+        st.lists(st.text(max_size=60), max_size=50).map(lambda rows: "\n".join(rows).encode("utf-8", "surrogatepass")),
+    ),
+)
+
+
+def answered_upload(standin: TelegramStandIn, user: int) -> str | None:
+    """How the bot answered a user's upload, once it has: "results" (a scored CSV) or its sentence."""
+    if standin.calls(user, "sendDocument"):
+        return "results"
+    texts = [t for t in standin.texts(user) if not t.startswith(("Scoring your file", "Reading your file"))]
+    return texts[-1] if texts else None
+
+
+def send_upload_fuzz(
+    live: LiveStack, examples: int, first_user: int, probe_every: int = 10, timeout: float = 60
+) -> tuple[dict[int, str], list[float]]:
+    """Upload ``examples`` files (plus the pinned cases), each from a new user, each waited for until the
+    bot has answered it; every ``probe_every`` uploads another user sends a review at once and the seconds
+    to its verdict are kept. Returns ({user: answer}, [probe seconds])."""
+    import time
+
+    users = itertools.count(first_user)
+    answers: dict[int, str] = {}
+    probes: list[float] = []
+
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(UPLOADS)
+    @example(("evil.csv", b',"' * 32 * 1024))
+    @example(("big.csv", b"review\n" + b"y" * 200_000 + b"\n"))
+    def send(upload: tuple[str, bytes]) -> None:
+        user = next(users)
+        live.standin.send_document(user, *upload)
+        if len(answers) % probe_every == 0:
+            probe = next(users)
+            sent = time.monotonic()
+            live.standin.send_text(probe, "a superb touching film")
+            live.standin.wait_for(lambda s: s.calls(probe, "sendMessage"), timeout=timeout)
+            probes.append(time.monotonic() - sent)
+        answers[user] = live.standin.wait_for(lambda s: answered_upload(s, user), timeout=timeout)
+
+    send()
+    return answers, probes

@@ -84,7 +84,7 @@ def test_export_then_import_into_another_redis_round_trips(connection):
 def test_the_export_quotes_formula_cells_and_the_import_takes_the_quote_off():
     """A review like "=HYPERLINK(...)" is no live formula in the admin's spreadsheet, and comes back as it was
     (a text that really starts with a quote too)."""
-    texts = ["=HYPERLINK(\"http://x\")", "+1 great", "-meh", "@admin loved it", "'=already quoted", "fine film"]
+    texts = ['=HYPERLINK("http://x")', "+1 great", "-meh", "@admin loved it", "'=already quoted", "fine film"]
     items = [feedback.Item(t, "positive", "negative", "=v1", 1.0, "u") for t in texts]
     exported = feedback.to_csv(items)
     cells = [row.split(",")[0] for row in exported.splitlines()[1:]]

@@ -6,9 +6,11 @@ from __future__ import annotations
 import pytest
 from rq.job import JobStatus
 
-from worker import client, files
+from worker import client, files, identity
 from worker.file_watch import NO_WORKER, STALLED, FileWatch
 from worker.queues import FILE_JOB, FILES, SCORE, get_queue
+
+KEY = b"a test key, never in Redis"
 
 
 class Clock:
@@ -91,13 +93,13 @@ def test_a_live_file_worker_keeps_a_queued_file_waiting(connection):
 
 def test_one_file_per_user_at_a_time(connection):
     """A second file while the first is in progress is refused with a sentence; once it ended, the slot is free."""
-    owner = client.file_owner(connection, 123456789)
+    owner = identity.user_hash(KEY, 123456789)
     assert "123456789" not in owner and not connection.keys("*123456789*")
     first = client.submit_file(connection, "a.txt", b"great\n", owner)
     with pytest.raises(files.FileInProgress, match="still scoring your last file"):
         client.submit_file(connection, "b.txt", b"great\n", owner)
     assert get_queue(connection, FILES).count == 1
-    other = client.submit_file(connection, "c.txt", b"great\n", client.file_owner(connection, 987654321))
+    other = client.submit_file(connection, "c.txt", b"great\n", identity.user_hash(KEY, 987654321))
     client.free_file_slot(connection, owner)
     second = client.submit_file(connection, "b.txt", b"great\n", owner)
     assert second.id not in (first.id, other.id)

@@ -14,7 +14,6 @@ that runs out :class:`~worker.errors.ScoringTimeout`. One module per kind of wor
 from worker.client.files import (
     FileSnapshot,
     abandon_file,
-    file_owner,
     file_results,
     file_snapshot,
     file_workers,
@@ -53,7 +52,6 @@ __all__ = [
     "connect_async",
     "explain",
     "failure_reason",
-    "file_owner",
     "file_results",
     "file_snapshot",
     "file_workers",

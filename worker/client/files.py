@@ -12,7 +12,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from worker import feedback, files
+from worker import files
 from worker.client.results import failure_reason, state_of
 from worker.connection import reachable
 from worker.queues import FAILURE_TTL_S, FILE_JOB, FILE_TIMEOUT_S, FILES, get_queue
@@ -22,8 +22,9 @@ from worker.reaper import alive_workers
 def submit_file(connection: redis.Redis, name: str, data: bytes, owner: str | None = None) -> Job:
     """Keep an upload's bytes (unparsed: the worker reads them) and queue one score_file job on the files queue.
 
-    With ``owner`` (:func:`file_owner`), the user's one file slot is taken first: FileInProgress if a file
-    of theirs is still being scored. The caller frees it (:func:`free_file_slot`) once the file is answered.
+    With ``owner`` (the user's keyed hash, worker/identity.py), the user's one file slot is taken first:
+    FileInProgress if a file of theirs is still being scored. The caller frees it (:func:`free_file_slot`)
+    once the file is answered.
     """
     files.check_upload(name, len(data))
     with reachable(connection):
@@ -47,12 +48,6 @@ def submit_file(connection: redis.Redis, name: str, data: bytes, owner: str | No
         if owner is not None:
             files.hold_slot(connection, owner, job.id)
         return job
-
-
-def file_owner(connection: redis.Redis, user_id: int) -> str:
-    """Whom a file slot belongs to: the same hash of the user id as their 👍/👎 items, never the id itself."""
-    with reachable(connection):
-        return feedback.user_hash(connection, user_id)
 
 
 def free_file_slot(connection: redis.Redis, owner: str) -> None:
