@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from model.encoding import WORDPIECE, TextEncoder
+from model.encoding import TextEncoder
 from model.predict import Predictor
 
 MAX_WORDS = 200  # distinct words examined at most: one cheap model row each for the bag and sequence models
@@ -17,8 +17,9 @@ MAX_WORDS_TRANSFORMER = 48  # the transformer's rows are 256 pieces through 6 la
 
 
 def word_budget(encoder: TextEncoder) -> int:
-    """How many words one Why? may leave out in turn: its cost is one model row per word."""
-    return MAX_WORDS_TRANSFORMER if encoder.layout == WORDPIECE else MAX_WORDS
+    """How many words one Why? may leave out in turn: its cost is one model row per word, and a row of
+    word pieces (rows padded to the batch's longest, read by the transformer) costs far more."""
+    return MAX_WORDS_TRANSFORMER if encoder.pads_to_longest else MAX_WORDS
 
 
 @dataclass(frozen=True)
