@@ -3,11 +3,8 @@ one limiter for every tap, /forget that forgets, ratings only by the verdict's a
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
-from model.encoding import SEQUENCE, WORDPIECE
 from model.explain import MAX_WORDS_TRANSFORMER, word_budget
 from tests.processes import ADMIN, bot_and_worker, bot_env, wait_for
 from tests.telegram_standin import TelegramStandIn
@@ -67,8 +64,10 @@ def test_why_taps_count_against_the_same_limit_as_reviews(ready, standin, connec
 
 def test_a_why_on_the_transformer_leaves_out_fewer_words():
     """Why? costs one model row per word left out: 48 at most for the transformer's 256-piece rows."""
-    assert word_budget(SimpleNamespace(layout=WORDPIECE)) == MAX_WORDS_TRANSFORMER <= 48
-    assert word_budget(SimpleNamespace(layout=SEQUENCE)) == 200
+    from model.architectures import default_encoder
+
+    assert word_budget(default_encoder("minilm")) == MAX_WORDS_TRANSFORMER <= 48
+    assert word_budget(default_encoder("tutorial")) == word_budget(default_encoder("nbsvm")) == 200
 
 
 # --- 21.7: /forget keeps its word; hashes with a key Redis never sees; ratings by the author only -----
