@@ -81,9 +81,9 @@ def in_process(data: bytes, rows: list[str], sample: int) -> dict[str, float]:
     """Rows/s of the same rows scored in this process: predict_many (the ceiling), old chunks, one at a time;
     each run once untimed first, as the queue's."""
     from model import bundle
-    from model.predict import Predictor
+    from model.predict import predictor_for
 
-    predictor = Predictor(bundle.from_bytes(data))
+    predictor = predictor_for(bundle.from_bytes(data))
     ones = rows[:sample]
     runs = {
         "in_process": (lambda: predictor.predict_many(rows), len(rows)),

@@ -46,9 +46,9 @@ def bundle_bytes(home: Path) -> bytes:
 def ceiling(data: bytes, reviews: int) -> float:
     """Reviews/s of bare in-process scoring in batches of 256: the upper bound."""
     from model import bundle
-    from model.predict import Predictor
+    from model.predict import predictor_for
 
-    predictor = Predictor(bundle.from_bytes(data))
+    predictor = predictor_for(bundle.from_bytes(data))
     texts = [SAMPLE[i % len(SAMPLE)] for i in range(256)]
     started = time.perf_counter()
     done = 0

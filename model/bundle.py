@@ -4,6 +4,9 @@ A bundle is an uncompressed tar of ``meta.json``, ``encoder.json``, ``model.kera
 ``checksums.json`` (sha256 of the other three). It travels as bytes (workers load it from Redis)
 or as ``<version>.sentibot`` on disk. Loading verifies every checksum first, so a truncated or
 tampered bundle is refused before Keras sees it.
+
+A blend (model/blend.py) is the same tar holding ``meta.json`` and one whole bundle per part,
+``parts/<name>.sentibot``, instead of an encoder and a model: one file, one version, one checksum list.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from model.errors import BundleCorrupt, ModelNotFound
 
 SUFFIX = ".sentibot"
 FORMAT = 1  # bundle layout version, stored in meta.json
-_MEMBERS = ("meta.json", "encoder.json", "model.keras")
+_MEMBERS = ("meta.json", "encoder.json", "model.keras")  # a single model's; a blend's: meta.json and its parts
 VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")  # new_version()'s ids and hand-made ones; never a path
 
 
@@ -56,6 +59,23 @@ class Bundle:
         return self.meta["version"]
 
 
+@dataclass
+class BlendBundle:
+    """Several loaded bundles served as one model (their logits mixed as ``meta["rule"]`` says)."""
+
+    parts: dict[str, Bundle]  # by architecture name, in the order they are mixed
+    meta: dict
+
+    @property
+    def version(self) -> str:
+        """The blend's version id (its parts keep their own)."""
+        return self.meta["version"]
+
+
+def _part_member(name: str) -> str:
+    return f"parts/{name}{SUFFIX}"
+
+
 def new_version() -> str:
     """A sortable, unique version id: UTC time plus random suffix."""
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
@@ -83,16 +103,23 @@ def _serving_copy(model: Any) -> Any:
     return copy
 
 
-def to_bytes(bundle: Bundle) -> bytes:
-    """Serialise a bundle (model weights, not optimizer state) to bytes."""
+def _members(bundle: Bundle | BlendBundle) -> dict[str, bytes]:
+    meta = json.dumps({**bundle.meta, "format": FORMAT}, indent=2, sort_keys=True).encode()
+    if isinstance(bundle, BlendBundle):
+        return {"meta.json": meta, **{_part_member(name): to_bytes(part) for name, part in bundle.parts.items()}}
     with tempfile.TemporaryDirectory() as tmp:
         model_path = Path(tmp) / "model.keras"
         _serving_copy(bundle.model).save(model_path)
-        parts = {
-            "meta.json": json.dumps({**bundle.meta, "format": FORMAT}, indent=2, sort_keys=True).encode(),
+        return {
+            "meta.json": meta,
             "encoder.json": json.dumps(bundle.encoder.to_config()).encode(),
             "model.keras": model_path.read_bytes(),
         }
+
+
+def to_bytes(bundle: Bundle | BlendBundle) -> bytes:
+    """Serialise a bundle (model weights, not optimizer state) or a blend of bundles to bytes."""
+    parts = _members(bundle)
     checksums = {name: _sha256(data) for name, data in parts.items()}
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -112,9 +139,15 @@ def _verified_parts(data: bytes) -> dict[str, bytes]:
                 if handle is not None:
                     parts[member.name] = handle.read()
         checksums = json.loads(parts["checksums.json"])
-    except (tarfile.TarError, EOFError, OSError, KeyError, ValueError):
+        blend = json.loads(parts["meta.json"]).get("parts") if "meta.json" in parts else None
+    except (tarfile.TarError, EOFError, OSError, KeyError, ValueError, AttributeError):
         raise BundleCorrupt("The model bundle is damaged (truncated or not a sentibot bundle).") from None
-    for name in _MEMBERS:
+    required = _MEMBERS
+    if blend is not None:
+        if not isinstance(blend, list) or not blend or not all(isinstance(n, str) and n.isidentifier() for n in blend):
+            raise BundleCorrupt("The model bundle's list of parts is damaged.")
+        required = ("meta.json", *(_part_member(name) for name in blend))
+    for name in required:
         if name not in parts or _sha256(parts[name]) != checksums.get(name):
             raise BundleCorrupt(f"The model bundle failed its checksum ({name}): it was damaged or altered.")
     return parts
@@ -136,14 +169,20 @@ def read_meta(data: bytes) -> dict:
     return _meta(_verified_parts(data))
 
 
-def from_bytes(data: bytes) -> Bundle:
-    """Verify and load a bundle; raises :class:`BundleCorrupt` for anything damaged."""
+def from_bytes(data: bytes) -> Bundle | BlendBundle:
+    """Verify and load a bundle (or a blend and each of its parts); raises :class:`BundleCorrupt` for
+    anything damaged."""
     import keras
 
     from model import architectures  # noqa: F401 - registers the custom layers saved models use
 
     parts = _verified_parts(data)
     meta = _meta(parts)
+    if meta.get("parts"):
+        loaded = {name: from_bytes(parts[_part_member(name)]) for name in meta["parts"]}
+        if not all(isinstance(part, Bundle) for part in loaded.values()):
+            raise BundleCorrupt("A blend's part is itself a blend.")
+        return BlendBundle(parts=loaded, meta=meta)  # type: ignore[arg-type]
     encoder = TextEncoder.from_config(json.loads(parts["encoder.json"]))
     with tempfile.TemporaryDirectory() as tmp:
         model_path = Path(tmp) / "model.keras"
@@ -155,7 +194,7 @@ def from_bytes(data: bytes) -> Bundle:
     return Bundle(model=model, encoder=encoder, meta=meta)
 
 
-def save(bundle: Bundle, directory: Path) -> Path:
+def save(bundle: Bundle | BlendBundle, directory: Path) -> Path:
     """Write ``<version>.sentibot`` into ``directory`` atomically and return its path."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{check_version(bundle.version)}{SUFFIX}"
@@ -165,7 +204,7 @@ def save(bundle: Bundle, directory: Path) -> Path:
     return path
 
 
-def load(path: Path) -> Bundle:
+def load(path: Path) -> Bundle | BlendBundle:
     """Load a bundle file."""
     try:
         data = Path(path).read_bytes()

@@ -83,32 +83,35 @@ def _epoch_table(history: dict[str, list[float]]) -> str:
 def run_train(args: argparse.Namespace, settings: Settings) -> int:
     """Load data, train, evaluate, save bundle and chart; print a summary."""
     load_tensorflow()
-    from model import train
+    from model import bundle
     from model.chart import history_chart
-    from model.data import load_imdb
+    from model.pipeline import train_from
 
     arch = args.arch or settings.default_arch
     plan = recipes.plan(arch, args.epochs, args.batch_size, args.sentences)  # fail before reading the data
     taught = read_labelled_csv(args.feedback) if args.feedback else None
     started = time.perf_counter()
     data_path = args.data if args.data is not None else settings.imdb_data
-    data = load_imdb(data_path, settings.cache_dir, recipes.recipe(arch), plan.sentences)
-    load_seconds = time.perf_counter() - started
-    print(
-        f"Loaded {len(data.y_train)} training reviews, {len(data.y_sentences)} training sentences "
-        f"and {len(data.y_test)} test reviews in {load_seconds:.1f} s."
-    )
     verbose = 1 if sys.stdout.isatty() else 2
-    outcome = train.train(data, plan, args.seed, verbose=verbose, feedback=taught)
-    out_dir = args.out or settings.bundle_dir
-    made, path = train.save_bundle(outcome, data, out_dir)
+    trained = train_from(data_path, settings.cache_dir, plan, seed=args.seed, verbose=verbose, feedback=taught)
+    outcome = trained.outcome
+    print(f"Trained on {trained.loaded}.")
+    made = trained.bundle()
+    path = bundle.save(made, args.out or settings.bundle_dir)
     chart_path = path.with_suffix(".png")
     chart_path.write_bytes(history_chart(outcome.history, title=f"{arch} · {made.version}"))
     total = time.perf_counter() - started
     print(_epoch_table(outcome.history))
-    print(f"Test accuracy: {outcome.test_accuracy:.4f}  ({outcome.params:,} parameters, {total:.1f} s)")
+    print(
+        f"Test accuracy: {outcome.test_accuracy:.4f} on {outcome.test_reviews:,} test reviews "
+        f"({outcome.params:,} parameters, {total:.1f} s)"
+    )
     if outcome.short_dev_accuracy is not None:
         print(f"One-sentence reviews (dev split): {outcome.short_dev_accuracy:.4f}")
+    for name, part in made.meta.get("part_summaries", {}).items():
+        print(f"Part {name}: {json.dumps(part)}")
+    if "rule" in made.meta:
+        print(f"Mix: {json.dumps(made.meta['rule'])}; MiniLM read {made.meta['minilm_share']:.0%} of the test reviews")
     if outcome.feedback:
         taught_line = f"{outcome.feedback['examples']} feedback examples (weight {outcome.feedback['weight']:g})"
         print(f"Trained on {taught_line}: the new model agrees with {outcome.feedback['accuracy']:.2%} of them")
@@ -124,12 +127,16 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
             "bundle": str(path),
             "chart": str(chart_path),
             "seconds": round(total, 3),
-            "load_seconds": round(load_seconds, 3),
+            "test_reviews": outcome.test_reviews,
             "sentence_examples": outcome.sentences,
             "fit_seconds": outcome.seconds["fit"],
             "short_dev_accuracy": outcome.short_dev_accuracy,
             "feedback": outcome.feedback,
-            "calibration": outcome.calibration.to_dict(),
+            **{
+                key: made.meta[key]
+                for key in ("calibration", "part_summaries", "rule", "minilm_share")
+                if key in made.meta
+            },
         }
         print(json.dumps(summary))
     return 0
@@ -153,9 +160,10 @@ def run_predict(args: argparse.Namespace, settings: Settings) -> int:
     load_tensorflow()
     texts = _read_inputs(args)
     from model import bundle
-    from model.predict import Predictor
+    from model.predict import predictor_for
 
-    predictor = Predictor(bundle.load(bundle.resolve(args.model) if args.model else bundle.newest(settings.bundle_dir)))
+    path = bundle.resolve(args.model) if args.model else bundle.newest(settings.bundle_dir)
+    predictor = predictor_for(bundle.load(path))
     for text, prediction in zip(texts, predictor.predict(texts), strict=True):
         row = {"text": text[:80], **prediction.to_dict(), "model": predictor.version}
         if args.explain:

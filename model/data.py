@@ -15,7 +15,7 @@ import re
 import tarfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +65,22 @@ class EncodedImdb:
     y_sentences: np.ndarray
     encoder: TextEncoder
     fingerprint: str  # identifies the dataset the arrays came from
+    # the training review each sentence example was cut from, so reviews held out (the blend's dev reviews)
+    # can leave with their sentences
+    sentence_reviews: np.ndarray = field(default_factory=lambda: np.zeros(0, "int32"))
+
+    def without_reviews(self, rows: np.ndarray) -> EncodedImdb:
+        """The data with these training reviews, and every sentence cut from them, left out."""
+        keep = np.setdiff1d(np.arange(len(self.y_train)), rows)
+        sentences = ~np.isin(self.sentence_reviews, rows)
+        return replace(
+            self,
+            x_train=self.x_train[keep],
+            y_train=self.y_train[keep],
+            x_sentences=self.x_sentences[sentences],
+            y_sentences=self.y_sentences[sentences],
+            sentence_reviews=self.sentence_reviews[sentences],
+        )
 
 
 # --- Reading the aclImdb layout -------------------------------------------------------------
@@ -168,8 +184,9 @@ def split_sentences(text: str) -> list[str]:
     return [part.strip() for part in _SENTENCE_BREAK.split(text) if part and part.strip()]
 
 
-def sentence_examples(raw: RawImdb) -> tuple[list[str], list[int]]:
-    """Every training sentence of SENTENCE_WORDS words, labelled with its review's label.
+def sentence_examples(raw: RawImdb) -> tuple[list[str], list[int], list[int]]:
+    """Every training sentence of SENTENCE_WORDS words, labelled with its review's label, and the index
+    of that review.
 
     People type one sentence into a chat; these teach a model what a single sentence of a
     positive or negative review looks like. Only the training split is used.
@@ -177,12 +194,14 @@ def sentence_examples(raw: RawImdb) -> tuple[list[str], list[int]]:
     low, high = SENTENCE_WORDS
     texts: list[str] = []
     labels: list[int] = []
-    for review, label in zip(raw.train_texts, raw.train_labels, strict=True):
+    origins: list[int] = []
+    for index, (review, label) in enumerate(zip(raw.train_texts, raw.train_labels, strict=True)):
         for sentence in split_sentences(review):
             if low <= len(tokenize(sentence)) <= high:
                 texts.append(sentence)
                 labels.append(label)
-    return texts, labels
+                origins.append(index)
+    return texts, labels, origins
 
 
 def encode_raw(raw: RawImdb, recipe: Recipe, sentences: bool = False) -> tuple[np.ndarray, ...]:
@@ -193,7 +212,7 @@ def encode_raw(raw: RawImdb, recipe: Recipe, sentences: bool = False) -> tuple[n
     encoder = TextEncoder.learn(recipe.encoder_settings(), raw.train_texts)
     x_train = encoder.encode(raw.train_texts)
     x_test = encoder.encode(raw.test_texts)
-    sentence_texts, sentence_labels = sentence_examples(raw) if sentences else ([], [])
+    sentence_texts, sentence_labels, origins = sentence_examples(raw) if sentences else ([], [], [])
     x_sentences = encoder.encode(sentence_texts, recipe.sentence_width)
     return (
         x_train,
@@ -203,6 +222,7 @@ def encode_raw(raw: RawImdb, recipe: Recipe, sentences: bool = False) -> tuple[n
         x_sentences,
         np.asarray(sentence_labels, "int32"),
         encoder,
+        np.asarray(origins, "int32"),
     )
 
 
@@ -223,6 +243,7 @@ def _save_cache(path: Path, data: EncodedImdb) -> None:
         y_test=data.y_test,
         x_sentences=data.x_sentences,
         y_sentences=data.y_sentences,
+        sentence_reviews=data.sentence_reviews,
         encoder=np.array(json.dumps(data.encoder.to_config())),
     )
     tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -235,7 +256,8 @@ def _load_cache(path: Path, dataset_hash: str) -> EncodedImdb | None:
         with np.load(path) as npz:
             encoder = TextEncoder.from_config(json.loads(str(npz["encoder"])))
             arrays = [npz[name] for name in ("x_train", "y_train", "x_test", "y_test", "x_sentences", "y_sentences")]
-            return EncodedImdb(*arrays, encoder=encoder, fingerprint=dataset_hash)
+            origins = npz["sentence_reviews"]  # a cache written before it was kept: rebuilt
+            return EncodedImdb(*arrays, encoder=encoder, fingerprint=dataset_hash, sentence_reviews=origins)
     except (OSError, ValueError, KeyError):
         return None  # missing or damaged cache: rebuild it
 
@@ -256,8 +278,8 @@ def load_imdb(source: str | Path, cache_dir: Path, recipe: Recipe, sentences: bo
     cached = _load_cache(cache, dataset_hash)
     if cached is not None:
         return cached
-    *arrays, encoder = encode_raw(read_aclimdb(source), recipe, sentences)
-    data = EncodedImdb(*arrays, encoder=encoder, fingerprint=dataset_hash)
+    *arrays, encoder, origins = encode_raw(read_aclimdb(source), recipe, sentences)
+    data = EncodedImdb(*arrays, encoder=encoder, fingerprint=dataset_hash, sentence_reviews=origins)
     _save_cache(cache, data)
     return data
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from model.encoding import TextEncoder
 from model.intervals import interval95  # noqa: F401 - the benches read it from here too
-from model.predict import Predictor
+from model.predict import AnyPredictor
 
 SHORT_REVIEWS = Path(str(resources.files("model") / "short_reviews.tsv"))
 LABELS = {"negative": 0, "positive": 1}
@@ -56,14 +56,14 @@ def load_short_reviews(split: str | None = None, path: Path = SHORT_REVIEWS) -> 
     return [e for e in examples if split is None or e.split == split]
 
 
-def accuracy(predictor: Predictor, examples: list[LabelledText]) -> float:
+def accuracy(predictor: AnyPredictor, examples: list[LabelledText]) -> float:
     """Share of examples whose verdict matches the label, scored in one batch."""
     predictions = predictor.predict([example.text for example in examples])
     hits = sum(int(p.label == "positive") == e.label for p, e in zip(predictions, examples, strict=True))
     return hits / len(examples)
 
 
-def latency_ms(predictor: Predictor, texts: list[str], repeats: int = 200) -> float:
+def latency_ms(predictor: AnyPredictor, texts: list[str], repeats: int = 200) -> float:
     """Median milliseconds to score one text alone (encode + model call), as a lone chat message is."""
     timings = []
     for i in range(repeats):

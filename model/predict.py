@@ -8,9 +8,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from model.bundle import Bundle
-from model.calibration import with_temperature
-from model.encoding import PIECE_ROUND
+from model.blend import PARTS, BlendRule
+from model.bundle import BlendBundle, Bundle
+from model.calibration import logits, with_temperature
+from model.encoding import PIECE_ROUND, Encoded
 from model.sorted_batches import BatchShape, length_sorted_batches
 
 # Batches for scoring many texts (a file), per layout; measured with bench/file_throughput.py.
@@ -107,10 +108,26 @@ class Predictor:
         """How :meth:`predict_many` cuts a file into batches for this model."""
         return PIECE_BATCH if self.bundle.encoder.pads_to_longest else ROW_BATCH
 
+    def sorted_scores(
+        self, id_lists: Sequence[Sequence[int]], on_batch: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        """Calibrated scores of many encoded texts, in their order, scored in length-sorted batches
+        (model/sorted_batches.py) that are not XLA-compiled (a file's batches come in many shapes).
+        ``on_batch(rows)`` hears each batch's size."""
+        encoder = self.bundle.encoder
+        widths = [encoder.row_width(ids) for ids in id_lists]
+        found = np.zeros(len(id_lists))
+        for batch in length_sorted_batches(widths, self.batch_shape):
+            x = encoder.rows([id_lists[i] for i in batch], width=max(1, max(widths[i] for i in batch)))
+            found[batch] = self.scores(x, compiled=False)
+            if on_batch is not None:
+                on_batch(len(batch))
+        return found
+
     def predict_many(
         self, texts: Sequence[str], on_batch: Callable[[int, float], None] | None = None
     ) -> list[Prediction]:
-        """Verdicts for many texts (a file), in their order, scored in length-sorted batches (model/sorted_batches.py).
+        """Verdicts for many texts (a file), in their order, scored in length-sorted batches.
 
         The texts are taken ``SORT_WINDOW`` at a time, so memory stays bounded for any file (a
         100,000-review file would otherwise hold every review's ids at once). ``on_batch(done,
@@ -120,19 +137,17 @@ class Predictor:
         encoder = self.bundle.encoder
         out: list[Prediction] = []
         started, done = time.perf_counter(), 0
+
+        def batch_done(rows: int) -> None:
+            nonlocal done
+            done += rows
+            if on_batch is not None:
+                on_batch(done, time.perf_counter() - started)
+
         for start in range(0, len(texts), SORT_WINDOW):
             encoded = encoder.analyse_many(texts[start : start + SORT_WINDOW])
-            widths = [encoder.row_width(e.ids) for e in encoded]
-            window: list[Prediction | None] = [None] * len(encoded)
-            for batch in length_sorted_batches(widths, self.batch_shape):
-                x = encoder.rows([encoded[i].ids for i in batch], width=max(1, max(widths[i] for i in batch)))
-                for i, p in zip(batch, self.scores(x, compiled=False), strict=True):
-                    e = encoded[i]
-                    window[i] = Prediction(label_for(p), round(float(p), 6), e.words, e.known, e.truncated)
-                done += len(batch)
-                if on_batch is not None:
-                    on_batch(done, time.perf_counter() - started)
-            out.extend(w for w in window if w is not None)
+            found = self.sorted_scores([e.ids for e in encoded], batch_done)
+            out.extend(_prediction(p, e) for p, e in zip(found, encoded, strict=True))
         return out
 
     def predict(self, texts: list[str]) -> list[Prediction]:
@@ -140,7 +155,83 @@ class Predictor:
         encoded = [self.bundle.encoder.analyse(text) for text in texts]
         x = self.bundle.encoder.rows([e.ids for e in encoded])
         probabilities = self.scores(x) if len(texts) else np.zeros(0)
-        return [
-            Prediction(label_for(p), round(float(p), 6), e.words, e.known, e.truncated)
-            for p, e in zip(probabilities, encoded, strict=True)
-        ]
+        return [_prediction(p, e) for p, e in zip(probabilities, encoded, strict=True)]
+
+
+def _prediction(score: float, encoded: Encoded) -> Prediction:
+    return Prediction(label_for(score), round(float(score), 6), encoded.words, encoded.known, encoded.truncated)
+
+
+class BlendPredictor:
+    """A blend's parts, each served by its own :class:`Predictor`, mixed by the bundle's rule (model/blend.py).
+
+    nbsvm reads every text; MiniLM only those the rule sends it (short ones, and long ones nbsvm is not
+    sure about), so a full review nbsvm is sure of costs what nbsvm costs.
+    """
+
+    def __init__(self, loaded: BlendBundle) -> None:
+        self.bundle = loaded
+        self.rule = BlendRule.from_dict(loaded.meta["rule"])
+        self.nbsvm, self.minilm = (Predictor(loaded.parts[name]) for name in PARTS)
+
+    @property
+    def version(self) -> str:
+        """Version of the blend being served."""
+        return self.bundle.version
+
+    def _mixed(
+        self, texts: Sequence[str], many: bool = False, on_batch: Callable[[int], None] | None = None
+    ) -> tuple[np.ndarray, list[Encoded], np.ndarray]:
+        """(P(positive) of each text, nbsvm's reading of each, which ones MiniLM read)."""
+        first, second = self.nbsvm.bundle.encoder, self.minilm.bundle.encoder
+        read = first.analyse_many(texts)
+        pieces = second.analyse_many(texts)
+        if many:
+            bag = logits(self.nbsvm.sorted_scores([e.ids for e in read]))
+        else:
+            bag = logits(self.nbsvm.scores(first.rows([e.ids for e in read]))) if texts else np.zeros(0)
+        lengths = np.array([len(e.ids) for e in pieces])
+        needed = self.rule.needs_minilm(bag, lengths)
+        if on_batch is not None:
+            on_batch(int((~needed).sum()))  # decided by nbsvm alone
+        transformer = np.full(len(texts), np.nan)
+        chosen = [pieces[i].ids for i in np.flatnonzero(needed)]
+        if chosen:
+            found = self.minilm.sorted_scores(chosen, on_batch) if many else self.minilm.scores(second.rows(chosen))
+            transformer[needed] = logits(found)
+        return 1.0 / (1.0 + np.exp(-self.rule.mix(bag, transformer, lengths))), read, needed
+
+    def text_scores(self, texts: Sequence[str]) -> np.ndarray:
+        """P(positive) of each text (Why? scores its variants with this)."""
+        return self._mixed(texts)[0]
+
+    def predict(self, texts: list[str]) -> list[Prediction]:
+        """Verdicts for a few texts (chat): each part scores them in one call."""
+        scores, read, _ = self._mixed(texts)
+        return [_prediction(p, e) for p, e in zip(scores, read, strict=True)]
+
+    def predict_many(
+        self, texts: Sequence[str], on_batch: Callable[[int, float], None] | None = None
+    ) -> list[Prediction]:
+        """Verdicts for many texts (a file), in their order, ``SORT_WINDOW`` at a time (as a single model's)."""
+        out: list[Prediction] = []
+        started, done = time.perf_counter(), 0
+
+        def batch_done(rows: int) -> None:
+            nonlocal done
+            done += rows
+            if on_batch is not None:
+                on_batch(done, time.perf_counter() - started)
+
+        for start in range(0, len(texts), SORT_WINDOW):
+            scores, read, _ = self._mixed(texts[start : start + SORT_WINDOW], many=True, on_batch=batch_done)
+            out.extend(_prediction(p, e) for p, e in zip(scores, read, strict=True))
+        return out
+
+
+def predictor_for(loaded: Bundle | BlendBundle) -> Predictor | BlendPredictor:
+    """The predictor that serves a loaded bundle: a blend's, or a single model's."""
+    return BlendPredictor(loaded) if isinstance(loaded, BlendBundle) else Predictor(loaded)
+
+
+AnyPredictor = Predictor | BlendPredictor  # what serving code holds: it calls version, predict and predict_many

@@ -169,11 +169,13 @@ def train(
     progress: TrainingProgress | None = None,
     verbose: int | str = 0,
     feedback: tuple[list[str], list[int]] | None = None,
+    test: bool = True,
 ) -> TrainOutcome:
     """Build, fit and evaluate as ``plan`` says; a cancelled run skips evaluation and says so.
 
     ``feedback`` (texts, labels from users) is trained on with weight FEEDBACK_WEIGHT and scored
-    separately afterwards; it never enters the test figures the quality gate reads.
+    separately afterwards; it never enters the test figures the quality gate reads. Without ``test``
+    the test split is left to the caller (a blend tests its parts together).
     """
     progress = progress or TrainingProgress()
     recipe = training_recipe(plan.arch)
@@ -200,10 +202,13 @@ def train(
     )
     if cancelled:
         return outcome
-    progress.stage(f"testing on {outcome.test_reviews:,} test reviews")
-    started = time.perf_counter()
-    outcome.test_loss, outcome.test_accuracy = evaluate(model, data, size=recipe.test_sample, progress=progress)
-    seconds["evaluate"] = round(time.perf_counter() - started, 3)
+    if test:
+        progress.stage(f"testing on {outcome.test_reviews:,} test reviews")
+        started = time.perf_counter()
+        outcome.test_loss, outcome.test_accuracy = evaluate(model, data, size=recipe.test_sample, progress=progress)
+        seconds["evaluate"] = round(time.perf_counter() - started, 3)
+    else:
+        outcome.test_reviews = 0
     progress.stage("calibrating and scoring the short dev split")
     started = time.perf_counter()
     dev_scores, dev_labels = short_dev_scores(model, data.encoder)

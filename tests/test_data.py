@@ -123,8 +123,9 @@ def test_sentences_split_at_breaks_and_sentence_ends():
     assert split_sentences(text) == ["Great film.", "I loved it!", "Would I watch again?", "Yes...", "twice.Really"]
 
 
-def test_sentence_examples_keep_3_to_40_words_with_their_reviews_label():
-    """Each training review's sentences become examples labelled like the review; the test split is untouched."""
+def test_sentence_examples_keep_3_to_40_words_with_their_reviews_label_and_index():
+    """Each training review's sentences become examples labelled like the review, each knowing its review;
+    the test split is untouched."""
     from model.data import RawImdb, sentence_examples
 
     raw = RawImdb(
@@ -136,9 +137,26 @@ def test_sentence_examples_keep_3_to_40_words_with_their_reviews_label():
         test_texts=["Never used for sentences here."],
         test_labels=[1],
     )
-    texts, labels = sentence_examples(raw)
+    texts, labels, origins = sentence_examples(raw)
     assert texts == ["A touching and superb story!", "Worst film ever made."]
     assert labels == [1, 0]
+    assert origins == [0, 1]
+
+
+def test_held_out_reviews_leave_with_their_sentences(imdb_dir, tmp_path):
+    """The blend's dev reviews are held out of training: neither they nor any sentence cut from them stay."""
+    from model.data import load_imdb
+    from model.recipes import recipe
+
+    data = load_imdb(imdb_dir, tmp_path, recipe("nbsvm"), sentences=True)
+    assert len(data.sentence_reviews) == len(data.y_sentences) > 0
+    dev = np.array([0, 3, 7])
+    kept = data.without_reviews(dev)
+    assert len(kept.y_train) == len(data.y_train) - 3
+    assert not np.isin(kept.sentence_reviews, dev).any()
+    gone = np.isin(data.sentence_reviews, dev).sum()
+    assert gone > 0 and len(kept.y_sentences) == len(data.y_sentences) - gone
+    assert (kept.x_train[0] == data.x_train[1]).all()  # review 0 left, review 1 is now first
 
 
 def test_load_imdb_adds_sentences_only_when_asked(imdb_dir, tmp_path):

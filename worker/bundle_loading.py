@@ -13,18 +13,18 @@ import redis
 
 from model import bundle as bundles
 from model.errors import BundleCorrupt, ModelError
-from model.predict import Predictor
+from model.predict import AnyPredictor, predictor_for
 
 
 class BundleUnusable(BundleCorrupt):
     """A bundle that passed its checksums but could not be loaded or warmed up."""
 
 
-def load_predictor(data: bytes) -> Predictor:
+def load_predictor(data: bytes) -> AnyPredictor:
     """A warmed-up predictor for a bundle's bytes; raises ModelError (BundleUnusable for any
     unexpected error) when the bundle cannot serve."""
     try:
-        return Predictor(bundles.from_bytes(data))
+        return predictor_for(bundles.from_bytes(data))
     except (ModelError, redis.exceptions.RedisError):
         raise
     except Exception as exc:  # any error while loading means "this version cannot serve"

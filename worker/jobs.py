@@ -20,7 +20,6 @@ from rq.job import Job
 
 from common.errors import SentibotError
 from common.settings import Settings
-from model import recipes
 from model.device import training_recipe
 from model.intervals import difference_noise, interval95
 from model.progress import EpochReport, TrainingProgress
@@ -181,20 +180,18 @@ def train_model(context: JobContext, plan: dict, requested_by: str | None = None
     Returns ``{"status": "promoted"|"stored"|"cancelled", "version", "arch", "test_accuracy",
     "history", "epochs", "reason", "params", "seconds"}``.
     """
-    from model import bundle, train
+    from model import bundle
     from model.chart import history_chart
-    from model.data import load_imdb
+    from model.pipeline import train_from
 
     job, connection, settings = context.job, context.connection, context.settings
     try:
         chosen = TrainingPlan.from_dict(plan)
         progress = MetaProgress(context, chosen)
         started = time.perf_counter()
-        progress.stage("loading data")
-        data = load_imdb(settings.imdb_data, settings.cache_dir, recipes.recipe(chosen.arch), chosen.sentences)
         taught = user_feedback.examples(connection) if chosen.feedback else None
-        progress.stage("training")
-        outcome = train.train(data, chosen, progress=progress, feedback=taught)
+        trained = train_from(settings.imdb_data, settings.cache_dir, chosen, progress, feedback=taught)
+        outcome = trained.outcome
         result = {
             "arch": chosen.arch,
             "history": outcome.history,
@@ -209,7 +206,7 @@ def train_model(context: JobContext, plan: dict, requested_by: str | None = None
             why = "interrupted by shutdown of the training worker" if context.stopping.is_set() else "cancelled"
             return {**result, "status": "cancelled", "reason": f"{why} after {done} of {chosen.epochs} epochs"}
         progress.stage("saving")
-        made = train.make_bundle(outcome, data)
+        made = trained.bundle()
         registry = ModelRegistry(connection)
         live = registry.current_meta()
         registry.add(bundle.to_bytes(made))
@@ -233,6 +230,7 @@ def train_model(context: JobContext, plan: dict, requested_by: str | None = None
             "test_reviews": outcome.test_reviews,
             "test_interval": interval95(outcome.test_accuracy, outcome.test_reviews),
             "short_dev_accuracy": outcome.short_dev_accuracy,
+            **({"parts": made.meta["part_summaries"], "rule": made.meta["rule"]} if "parts" in made.meta else {}),
             "reason": reason,
             "seconds": round(time.perf_counter() - started, 1),
         }

@@ -21,7 +21,7 @@ import redis
 
 from model import bundle as bundles
 from model.errors import ModelError
-from model.predict import Predictor
+from model.predict import AnyPredictor
 from worker.bundle_loading import load_predictor
 from worker.errors import ModelUnavailable, NotFound
 from worker.registry import ModelRegistry
@@ -36,7 +36,7 @@ class ModelCache:
 
     def __init__(self, local_dir: Path | None = None) -> None:
         self.local_dir = local_dir  # bundles are also kept here, so a restart needs no download
-        self.predictor: Predictor | None = None
+        self.predictor: AnyPredictor | None = None
         self.broken: dict[str, str] = {}  # version -> why it could not be loaded
         self._lock = threading.Lock()
 
@@ -75,7 +75,7 @@ class ModelCache:
         for old in cached[LOCAL_KEPT - 1 :]:
             old.unlink(missing_ok=True)
 
-    def get_predictor(self, connection: redis.Redis) -> Predictor:
+    def get_predictor(self, connection: redis.Redis) -> AnyPredictor:
         """The predictor for the live version, loading it first if it changed."""
         registry = ModelRegistry(connection)
         serving = self.predictor
