@@ -28,7 +28,8 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 async def model_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Shows the live model's version, architecture, accuracy and date."""
     meta = await asyncio.to_thread(client.live_model, deps(context).connection)
-    await update.effective_message.reply_text(replies.model_info(meta))
+    better = await asyncio.to_thread(client.better_model_training, deps(context).connection)
+    await update.effective_message.reply_text(replies.model_info(meta, better))
 
 
 async def status_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from model.intervals import interval95
 from model.recipes import recipe
 from worker.feedback_use import MAX_USER_SHARE, MIN_PER_USER
 from worker.queues import MAX_TEXT_CHARS
+from worker.training import FIRST_START_DEFAULT
 
 if TYPE_CHECKING:
     from model.recipes import TrainingPlan
@@ -26,7 +28,7 @@ HELP = (
     "/model – the live model: version, architecture, test accuracy, training date\n"
     "/status – queues, workers and any training in progress\n"
     "/retrain [arch=NAME] [epochs=N] [batch_size=N] [sentences=yes|no] [feedback=yes|no] – train a new model "
-    "(admins; feedback=yes adds what users taught with 👍/👎; minilm's epochs are parts of one pass)\n"
+    "(admins; feedback=yes adds what users taught with 👍/👎; the minilm and blend epochs are parts of one pass)\n"
     "/cancel – stop the running training (admins)\n"
     "/forget – delete every review you rated with 👍/👎\n"
     "/feedback – what users taught the model so far (admins)"
@@ -130,16 +132,28 @@ def training_queued(job_id: str, plan: TrainingPlan) -> str:
     return f"Training queued as {job_id}: {plan.arch}, {schedule}, batch {plan.batch_size}{extra}."
 
 
+def training_where(training: dict, now: float | None = None) -> str:
+    """Where a running training is, for people: "part 3 of 8, about 9 min left" while it fits (the time left
+    at the pace measured so far), else its stage ("loading data", "testing the blend on 2,000 test reviews")."""
+    progress = training.get("progress") or {}
+    eta, position = progress.get("eta"), progress.get("position")
+    if not (progress.get("fitting") and position):
+        return training.get("summary") or progress.get("stage") or "starting"
+    if not eta:
+        return position  # the fit has just begun: no pace measured yet
+    left = eta["seconds"] - ((time.time() if now is None else now) - eta["at"])
+    return f"{position}, about {duration(left)} left" if left >= 60 else f"{position}, less than a minute left"
+
+
 def model_in_training(training: dict, first: bool) -> str:
     """No model is live, but one is being trained (``first``: by the first start): say how far it has got."""
-    progress = training.get("progress") or {}
-    done, total = len(progress.get("epochs", [])), int(training.get("epochs") or 0)
-    if progress.get("stage") == "training" or 0 < done < total:
-        where = f"epoch {done + 1}/{total}"
-    else:
-        where = training["summary"]
     which = "the first model" if first else "a model"
-    return f"No model is live yet: {which} is training ({where}). Try again in a few minutes."
+    return f"No model is live yet: {which} is training ({training_where(training)}). Try again in a little while."
+
+
+def better_model(training: dict | None) -> str:
+    """The line /model, /status and the terminal add while the first start's default trains in the background."""
+    return f"A better model is training: {training_where(training)}." if training else ""
 
 
 def file_progress(done: int, total: int, rate: float = 0.0) -> str:
@@ -259,6 +273,8 @@ def training_done(result: dict) -> str:
     extra = []
     if result.get("short_dev_accuracy") is not None:
         extra.append(f"One-sentence reviews (dev split): {result['short_dev_accuracy']:.2%}")
+    if result.get("part_summaries"):
+        extra.extend(blend_lines(result))
     taught = result.get("feedback")
     if taught is not None:
         if taught.get("examples"):
@@ -278,8 +294,39 @@ def tested(accuracy: float, reviews: int) -> str:
     return f"{reviews:,} test reviews (95% interval {low:.1%}–{high:.1%})"
 
 
-def model_info(meta: dict | None) -> str:
-    """/model's answer."""
+def _part_line(name: str, part: dict) -> str:
+    figures = []
+    if part.get("test_accuracy") is not None:
+        figures.append(f"test {part['test_accuracy']:.1%} on {part.get('test_reviews') or 0:,} reviews")
+    elif part.get("val_accuracy") is not None:
+        figures.append(f"validation {part['val_accuracy']:.1%}")
+    if part.get("short_dev_accuracy") is not None:
+        figures.append(f"one-sentence dev {part['short_dev_accuracy']:.1%}")
+    return f"• {name} ({part.get('params') or 0:,} parameters): {', '.join(figures)}"
+
+
+def blend_lines(meta: dict) -> list[str]:
+    """A blend's parts, each with its own figures, and how they are mixed."""
+    summaries = meta.get("part_summaries") or {}
+    order = [name for name in meta.get("parts") or () if name in summaries] or list(summaries)  # as they are mixed
+    lines = ["parts:", *(_part_line(name, summaries[name]) for name in order)]
+    rule = meta.get("rule")
+    if rule:
+        alone = (
+            f"; nbsvm alone on a long review it is sure of (|logit| ≥ {rule['sure_logit']:.2f}: MiniLM read "
+            f"{meta.get('minilm_share') or 0:.0%} of the test reviews)"
+            if rule.get("sure_logit") is not None
+            else ""
+        )
+        lines.append(
+            f"mix: weight {rule['short_weight']:.2f} on MiniLM for texts of ≤ {rule['short_pieces']} word pieces, "
+            f"{rule['long_weight']:.2f} for longer ones{alone}"
+        )
+    return lines
+
+
+def model_info(meta: dict | None, better: dict | None = None) -> str:
+    """/model's answer; ``better``: the first start's default training in the background, if it runs."""
     if not meta:
         return "No model is live yet. An admin can train one with /retrain."
     accuracy = meta.get("test_accuracy")
@@ -296,16 +343,20 @@ def model_info(meta: dict | None) -> str:
     if meta.get("pretrained"):
         encoder = meta["pretrained"]
         lines.append(f"fine-tuned from: {encoder.get('name')} ({encoder.get('package')} {encoder.get('version')})")
+    if meta.get("part_summaries"):
+        lines.extend(blend_lines(meta))
     if meta.get("schedule"):
         lines.append(f"trained on: {meta['schedule']}")
     lines.append(f"trained: {meta.get('created_at')}")
+    if better:
+        lines.append(better_model(better))
     return "\n".join(lines)
 
 
 def status(score_waiting: int, train_waiting: int, workers: int, training: dict | None, show_who: bool = True) -> str:
     """/status's answer; ``training`` is the running training's record (job_id, requested_by, summary).
 
-    Who started a training is for admins only (``show_who``); everyone sees that one is running.
+    Who started a training is for admins only (``show_who``); everyone sees that one is running, and where.
     """
     lines = [
         f"Reviews waiting: {score_waiting}",
@@ -314,7 +365,10 @@ def status(score_waiting: int, train_waiting: int, workers: int, training: dict 
     ]
     if training:
         by = f" by {training['requested_by']}" if show_who else ""
-        lines.append(f"Training {training['job_id']}{by}: {training['summary']}")
+        if training.get("requested_by") == FIRST_START_DEFAULT:
+            lines.append(better_model(training))
+        else:
+            lines.append(f"Training {training['job_id']}{by}: {training_where(training)}")
     else:
         lines.append("No training in progress.")
     return "\n".join(lines)

@@ -48,7 +48,7 @@ def answer(
         if command in ("/help", "/start"):
             say(replies.TERMINAL_HELP)
         elif command == "/model":
-            say(replies.model_info(client.live_model(connection)))
+            say(replies.model_info(client.live_model(connection), client.better_model_training(connection)))
         elif command == "/status":
             say(replies.status(*client.service_status(connection)))
         elif command == "/retrain":

@@ -112,7 +112,7 @@ class Settings:
     train_timeout_s: int = 3600  # TRAIN_TIMEOUT: seconds before a training job is killed
     min_accuracy: float = 0.80  # PROMOTE_MIN_ACCURACY: test accuracy a new model needs to go live
     max_accuracy_drop: float = 0.01  # PROMOTE_MAX_DROP: how far below the live model it may be (fraction)
-    default_arch: str = "minilm"  # DEFAULT_ARCH: trained when none is named; checked against model/ by the CLI
+    default_arch: str = "blend"  # DEFAULT_ARCH: trained when none is named; checked against model/ by the CLI
     log_level: str = "INFO"  # LOG_LEVEL
     mixed_low: float = 0.4  # MIXED_LOW: scores from here...
     mixed_high: float = 0.6  # MIXED_HIGH: ...to here are answered "Mixed / not sure" (README: Using it)

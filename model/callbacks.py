@@ -26,6 +26,9 @@ class FitProgress(keras.callbacks.Callback):
         self._last_report = 0.0
         self._last_poll = 0.0
 
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.progress.stage("training")  # the fit itself begins (data loading and other parts are done)
+
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._epoch_start = time.perf_counter()
         self._epoch = epoch

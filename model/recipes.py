@@ -82,7 +82,7 @@ class Recipe:
     dev_reviews: int = 0  # a blend: training reviews held out of both parts to choose the mix on
 
     def __post_init__(self) -> None:
-        if not self.builder:
+        if not self.builder and not self.parts:  # a blend has no builder of its own: its parts do
             object.__setattr__(self, "builder", f"build_{self.name}")
 
     def resolve(
@@ -132,6 +132,12 @@ class Recipe:
         which = "one pass" if passes == 1 else f"pass {(epoch - 1) // per + 1} of {passes}"
         over = f" over {self.examples(plan.sentences)}"
         return f"part {(epoch - 1) % per + 1} of {per} of {which}{over}"
+
+    def position(self, epoch: int, plan: TrainingPlan) -> str:
+        """Where a run is, briefly: "epoch 2/5", or "part 3 of 8" for a pass served in parts."""
+        if self.epochs_per_pass <= 1:
+            return f"epoch {epoch}/{plan.epochs}"
+        return f"part {(epoch - 1) % self.epochs_per_pass + 1} of {self.epochs_per_pass}"
 
     def encoder_settings(self) -> dict:
         """Keyword arguments for :class:`model.encoding.TextEncoder` (all but the words and tokenizer)."""

@@ -2,7 +2,8 @@
 
 Starts Redis (REDIS_URL's, or a private one), a scoring worker, a file worker, a training worker and the bot
 (or, without TELEGRAM_TOKEN, the terminal chat) as child processes with prefixed logs. The first
-start puts a model live: the newest local bundle, else a training of the default architecture.
+start puts a model live: the newest local bundle, else the fast first model (about a minute), and then
+trains the default in the background (worker/health.py's rule).
 Ctrl-C, or SIGTERM (what Docker, systemd and `kill` send), stops every child it started.
 """
 
@@ -97,30 +98,49 @@ def chat_logs(settings: Settings) -> Path:
 
 
 def ensure_model(settings: Settings, url: str) -> None:
-    """Put a model live if none is: the newest local bundle, else train the default architecture."""
-    from model import bundle, recipes
+    """Put a model live if none is (the newest local bundle, else the first start's fast model, followed
+    here to its end), and leave the first start's next step running: the default, in the background."""
+    from model import bundle
     from model.errors import ModelNotFound
-    from worker import client, health
+    from worker import health
     from worker.connection import connect
     from worker.registry import ModelRegistry
 
     connection = connect(url)
     registry = ModelRegistry(connection)
-    if registry.current():
-        return
-    try:
-        path = bundle.newest(settings.bundle_dir)
-        registry.add(path.read_bytes(), promote=True)
-        print(f"[up] model {path.stem} from {path} is live")
-        return
-    except ModelNotFound:
-        pass
-    source = settings.imdb_data or "Keras's download"
-    print(f"[up] no model yet: training the {settings.default_arch} model from {source} (first start only)")
+    if not registry.current():
+        try:
+            path = bundle.newest(settings.bundle_dir)
+            registry.add(path.read_bytes(), promote=True)
+            print(f"[up] model {path.stem} from {path} is live")
+        except ModelNotFound:
+            pass
     job_id = health.first_training(connection, settings)  # the one already running (an earlier start), or a new one
-    if job_id is None:
-        return  # a model went live meanwhile
-    epochs = recipes.plan(settings.default_arch).epochs
+    if job_id is not None and not registry.current():
+        follow_first_model(connection, settings, job_id)
+        # the job queued the default itself once its model was live; a failed first training queues nothing
+        job_id = health.first_training(connection, settings) if registry.current() else None
+    if job_id is not None:
+        print(
+            f"[up] a better model ({settings.default_arch}) is training in the background; the live one answers "
+            "meanwhile (/status shows how far it has got)"
+        )
+
+
+def follow_first_model(connection, settings: Settings, job_id: str) -> None:
+    """Show the first model's training until it ends; say what to do if it failed."""
+    from model import recipes
+    from worker import client, health
+
+    first = health.first_arch(settings.default_arch)
+    source = settings.imdb_data or "Keras's download"
+    later = (
+        f" first; the default, {settings.default_arch}, follows in the background"
+        if first != settings.default_arch
+        else ""
+    )
+    print(f"[up] no model yet: training the {first} model from {source}{later} (first start only)")
+    epochs = recipes.plan(first).epochs
     for snapshot in client.follow_training(connection, job_id):
         if snapshot.epochs:
             name = snapshot.epochs[-1].get("name") or f"epoch {len(snapshot.epochs)}/{epochs}"
@@ -220,13 +240,14 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
                 f"[up] queue dashboard: http://127.0.0.1:{settings.dashboard_port}/ "
                 f"(user {settings.dashboard_user}, password {shown})"
             )
-        ensure_model(settings, url)
-        wait_for_workers(url, max(1, args.score_workers) + 2)
-        if settings.telegram_token:
+        if settings.telegram_token:  # the bot answers from the first second, before a model is live too
             bot = children.start("bot", [*exe, "bot"], env)
             print("[up] the bot is running; Ctrl-C stops everything")
+            ensure_model(settings, url)
             bot.wait()
         else:
+            ensure_model(settings, url)
+            wait_for_workers(url, max(1, args.score_workers) + 2)
             print("[up] no TELEGRAM_TOKEN: starting the terminal chat instead")
             from bot.terminal import run
             from worker.connection import connect

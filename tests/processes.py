@@ -187,3 +187,34 @@ def value(text: str, name: str, labels: str = "") -> float:
     pattern = rf"^{re.escape(name)}{re.escape('{' + labels + '}') if labels else ''} ([0-9.e+-]+)$"
     match = re.search(pattern, text, re.M)
     return float(match[1]) if match else 0.0
+
+
+def spawn_up(home: Path, **extra: str):
+    """`sentibot up` in a pseudo-terminal (the chat), no REDIS_URL or token, SENTIBOT_HOME ``home``."""
+    import pexpect
+
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "TELEGRAM_TOKEN", "IMDB_DATA")}
+    env.update(SENTIBOT_HOME=str(home), LOG_LEVEL="WARNING", TERM="dumb", **extra)
+    return pexpect.spawn(sys.executable, ["-m", "sentibot.cli", "up"], env=env, encoding="utf-8", timeout=120)
+
+
+def sigterm_leaves_no_child(child) -> None:
+    """SIGTERM `up` (as Docker, systemd and `kill` do): it exits, and every process it started is gone."""
+    import pexpect
+
+    started = children_of(child.pid)
+    assert len(started) >= 4, started  # redis, a scoring worker, the file worker, the trainer
+    child.kill(signal.SIGTERM)
+    child.expect(pexpect.EOF, timeout=90)
+    child.wait()
+    assert [pid for pid in started if alive(pid)] == []
+
+
+def end_up(child) -> None:
+    """Whatever happened in the test, `up` and every process it started are gone afterwards (a test that
+    failed half-way must not leave its Redis and workers running)."""
+    started = children_of(child.pid) if child.isalive() else set()
+    child.close(force=True)
+    for pid in started:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from bot import replies
@@ -118,7 +120,7 @@ def test_settings_read_and_validate_the_environment(tmp_path):
     with pytest.raises(SettingsError, match="PROMOTE_MIN_ACCURACY"):
         Settings.from_env({"PROMOTE_MIN_ACCURACY": "85"})
     assert Settings.from_env({"DEFAULT_ARCH": "tutorial"}).default_arch == "tutorial"
-    assert Settings.from_env({}).default_arch == "minilm"  # chosen on the short dev split (README: Models)
+    assert Settings.from_env({}).default_arch == "blend"  # best on reviews and one-liners (README: Models)
 
 
 def test_an_unknown_default_architecture_stops_every_command(monkeypatch, capsys):
@@ -289,3 +291,65 @@ def test_test_accuracy_comes_with_its_sample_and_interval():
     assert "on 2,000 test reviews (95% interval 88.6%–91.2%)" in replies.training_done(result)
     meta = {"version": "v", "arch": "nbsvm", "test_accuracy": 0.917, "test_reviews": 25000}
     assert "91.70% on 25,000 test reviews (95% interval 91.4%–92.0%)" in replies.model_info(meta)
+
+
+def test_a_running_training_says_where_it_is_and_how_long_it_has_left_at_its_pace():
+    """While it fits: "part 3 of 8, about 9 min left" (the pace measured by the worker, minus the time since
+    it was written); before and after the fit: its stage."""
+    holder = {"job_id": "t-1", "epochs": 8, "summary": "part 2 of 8 done", "requested_by": "the terminal"}
+    eta = {"seconds": 600, "at": 1000.0}
+    holder["progress"] = {"epochs": [{}, {}], "position": "part 3 of 8", "fitting": True, "eta": eta}
+    assert replies.training_where(holder, now=1060.0) == "part 3 of 8, about 9 min left"
+    assert replies.training_where(holder, now=1590.0) == "part 3 of 8, less than a minute left"
+    begun = {**holder, "progress": {"epochs": [], "position": "part 1 of 8", "fitting": True}}
+    assert replies.training_where(begun) == "part 1 of 8"  # no pace measured yet
+    testing = {**holder, "summary": "testing the blend on 2,000 test reviews"}
+    testing["progress"] = {**holder["progress"], "epochs": [{}] * 8, "fitting": False}
+    assert replies.training_where(testing) == "testing the blend on 2,000 test reviews"
+    loading = {**holder, "summary": "loading data", "progress": {"stage": "loading data"}}
+    assert replies.training_where(loading) == "loading data"
+    assert "the first model is training (loading data)" in replies.model_in_training(loading, first=True)
+
+
+def test_the_first_starts_default_in_the_background_is_a_better_model_training():
+    """/status and /model say "A better model is training: part 3 of 8, about N min left" while the first
+    start's default trains behind the fast model; other trainings keep their own line."""
+    from worker.training import FIRST_START_DEFAULT
+
+    holder = {"job_id": "t-9", "epochs": 8, "summary": "part 2 of 8 done", "requested_by": FIRST_START_DEFAULT}
+    eta = {"seconds": 600, "at": time.time()}
+    holder["progress"] = {"epochs": [{}, {}], "position": "part 3 of 8", "fitting": True, "eta": eta}
+    status = replies.status(0, 0, 3, holder, show_who=False)
+    assert "A better model is training: part 3 of 8, about 10 min left." in status
+    assert "A better model is training: part 3 of 8" in replies.model_info({"version": "v", "arch": "nbsvm"}, holder)
+    admin = replies.status(0, 0, 3, {**holder, "requested_by": "alice"})
+    assert "Training t-9 by alice: part 3 of 8" in admin and "better model" not in admin
+
+
+def test_model_info_shows_both_parts_of_a_blend_and_how_they_are_mixed():
+    meta = {
+        "version": "v1",
+        "arch": "blend",
+        "params": 27_000_000,
+        "test_accuracy": 0.925,
+        "test_reviews": 2000,
+        "short_dev_accuracy": 0.79,
+        "parts": ["nbsvm", "minilm"],
+        "part_summaries": {
+            "minilm": {"params": 22_600_000, "test_accuracy": None, "val_accuracy": 0.88, "short_dev_accuracy": 0.77},
+            "nbsvm": {"params": 4_400_000, "test_accuracy": 0.917, "test_reviews": 25000, "short_dev_accuracy": 0.73},
+        },
+        "rule": {"short_weight": 0.5, "long_weight": 0.3, "sure_logit": 2.5, "short_pieces": 96},
+        "minilm_share": 0.41,
+        "created_at": "2026-12-03T10:00:00Z",
+    }
+    text = replies.model_info(meta)
+    assert "• nbsvm (4,400,000 parameters): test 91.7% on 25,000 reviews, one-sentence dev 73.0%" in text
+    assert "• minilm (22,600,000 parameters): validation 88.0%, one-sentence dev 77.0%" in text
+    assert text.index("• nbsvm") < text.index("• minilm")  # in the order they are mixed
+    assert "weight 0.50 on MiniLM for texts of ≤ 96 word pieces, 0.30 for longer ones" in text
+    assert "MiniLM read 41% of the test reviews" in text
+    never_alone = {**meta, "rule": {**meta["rule"], "sure_logit": None}}
+    assert "nbsvm alone" not in replies.model_info(never_alone)
+    report = replies.training_done({**meta, "status": "promoted", "reason": "passed", "epochs": []})
+    assert "• nbsvm (4,400,000 parameters)" in report and "weight 0.50 on MiniLM" in report

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from bot.terminal import answer
-from tests.processes import alive, children_of, start_worker, stop_process, wait_worker_ready
+from tests.processes import end_up, sigterm_leaves_no_child, spawn_up, start_worker, stop_process, wait_worker_ready
 
 pytestmark = pytest.mark.slow  # every test here trains a model or starts processes
 
@@ -82,29 +82,6 @@ def test_up_without_model_or_data_says_what_to_do(tmp_path):
     assert "No IMDB data" in done.stdout and "Set IMDB_DATA" in done.stdout
 
 
-def spawn_up(home: Path, **extra: str):
-    """`sentibot up` in a pseudo-terminal (the chat), no REDIS_URL or token, SENTIBOT_HOME ``home``."""
-    import pexpect
-
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "TELEGRAM_TOKEN", "IMDB_DATA")}
-    env.update(SENTIBOT_HOME=str(home), LOG_LEVEL="WARNING", TERM="dumb", **extra)
-    return pexpect.spawn(sys.executable, ["-m", "sentibot.cli", "up"], env=env, encoding="utf-8", timeout=120)
-
-
-def sigterm_leaves_no_child(child) -> None:
-    """SIGTERM `up` (as Docker, systemd and `kill` do): it exits, and every process it started is gone."""
-    import signal
-
-    import pexpect
-
-    started = children_of(child.pid)
-    assert len(started) >= 4, started  # redis, a scoring worker, the file worker, the trainer
-    child.kill(signal.SIGTERM)
-    child.expect(pexpect.EOF, timeout=90)
-    child.wait()
-    assert [pid for pid in started if alive(pid)] == []
-
-
 def test_sigterm_while_the_first_model_trains_stops_every_child(tmp_path, imdb_tarball):
     """SIGTERM during the first start's training: `up` stops Redis, both workers and the training."""
     child = spawn_up(tmp_path / "home", IMDB_DATA=str(imdb_tarball), DEFAULT_ARCH="tutorial")
@@ -112,7 +89,7 @@ def test_sigterm_while_the_first_model_trains_stops_every_child(tmp_path, imdb_t
         child.expect(r"no model yet: training the tutorial model")
         sigterm_leaves_no_child(child)
     finally:
-        child.close(force=True)
+        end_up(child)
 
 
 def test_sigterm_at_the_chat_prompt_stops_every_child(tmp_path, bundle_path):
@@ -125,7 +102,7 @@ def test_sigterm_at_the_chat_prompt_stops_every_child(tmp_path, bundle_path):
         child.expect("review> ")
         sigterm_leaves_no_child(child)
     finally:
-        child.close(force=True)
+        end_up(child)
 
 
 # --- docker-compose.yml, checked without a Docker engine ---------------------------------------
@@ -258,9 +235,21 @@ def test_the_terminal_chat_shows_the_conversation_not_logs(tmp_path, bundle_path
         child.sendline("/quit")
         child.expect(pexpect.EOF)
     finally:
-        child.close(force=True)
+        end_up(child)
     shown = screen.getvalue()
     assert not [line for line in shown.splitlines() if LOG_LINE.search(line)], shown
     assert shown.count(str(home / "logs")) == 1
     worker_log = (home / "logs" / "score-1.log").read_text()
     assert "Worker" in worker_log or "model" in worker_log  # RQ's and our INFO lines went to the file
+
+
+def test_the_gpu_profile_runs_the_trainer_on_an_nvidia_device_with_tensorflows_cuda_libraries():
+    """`docker compose --profile gpu up --scale trainer=0`: the same trainer command, an NVIDIA device
+    reserved, TensorFlow's CUDA extra in its image; only with the profile (CPU machines never start it)."""
+    gpu, trainer = compose()["services"]["trainer-gpu"], compose()["services"]["trainer"]
+    assert gpu["profiles"] == ["gpu"] and gpu["command"] == trainer["command"]
+    assert gpu["build"]["args"]["EXTRAS"] == "gpu" and gpu["image"] != trainer["image"]
+    (device,) = gpu["deploy"]["resources"]["reservations"]["devices"]
+    assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu"]
+    extras = (ROOT / "pyproject.toml").read_text()
+    assert 'gpu = ["tensorflow[and-cuda]"]' in extras

@@ -299,7 +299,10 @@ def test_training_job_reports_epochs_and_promotes(connection, worker_settings):
     job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
     result = job.latest_result().return_value
     assert result["status"] == "promoted", result.get("reason")
-    assert [e["epoch"] for e in job.get_meta()["epochs"]] == [1, 2]
+    meta = job.get_meta()
+    assert [e["epoch"] for e in meta["epochs"]] == [1, 2]
+    # after the last epoch: where it was and the time left at its own pace (none: both epochs ran)
+    assert meta["position"] == "epoch 2/2" and meta["eta"]["seconds"] == 0 and not meta["fitting"]
     assert len(result["history"]["val_accuracy"]) == 2 and result["test_accuracy"] > 0.5
     assert "chart_png" not in result and training.chart(connection, job_id)[:4] == b"\x89PNG"  # its own key
     assert ModelRegistry(connection).current() == result["version"]

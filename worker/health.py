@@ -17,11 +17,12 @@ import socket
 import redis
 
 from common.settings import Settings
-from model.recipes import plan
+from model.recipes import plan, recipe
 from worker import client, training
 from worker.errors import TrainingBusy
 from worker.reaper import alive_workers
 from worker.registry import ModelRegistry
+from worker.training import FIRST_START, FIRST_START_DEFAULT
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,8 @@ HOST = socket.gethostname()
 BOT_ALIVE = "sentibot:bot:alive:{host}"
 BOT_BEAT_S = 5  # the bot refreshes its key this often...
 BOT_ALIVE_TTL_S = 20  # ...and is unhealthy once it has not for this long
-FIRST_START = "the first start"  # who a first-start training is requested by
+FAST_FIRST = "nbsvm"  # the first model when the default is slow: live in about a minute on 2 cores
+DEFAULT_TRIED = "sentibot:first_start:default_tried"  # set once the first start's default training has ended
 
 
 def worker_name(base: str | None = None) -> str:
@@ -63,18 +65,39 @@ def bot_health(connection: redis.Redis) -> tuple[bool, str]:
     return False, f"the bot on {HOST} has not confirmed taking updates in the last {BOT_ALIVE_TTL_S} s"
 
 
+def first_arch(default: str) -> str:
+    """What the first start trains first: the default itself when it is quick, else the fast model (the
+    default, a pretrained transformer or a blend, would keep every chat waiting for half an hour)."""
+    slow = recipe(default).pretrained or recipe(default).parts
+    return FAST_FIRST if slow and default != FAST_FIRST else default
+
+
+def mark_default_tried(connection: redis.Redis) -> None:
+    """The first start's default training ended (live or refused by the gate): the first start is over."""
+    connection.set(DEFAULT_TRIED, 1)
+
+
 def first_training(connection: redis.Redis, settings: Settings) -> str | None:
-    """The first-start rule, one for `sentibot up` and a training worker alike: while no model is live, a
-    training of the default architecture runs. Returns its job id (the one already running, or one queued
-    now), or None when a model is live."""
-    if ModelRegistry(connection).current() is not None:
+    """The first-start rule, one for `sentibot up` and a training worker alike, in two steps: while no model
+    is live, the fast first model trains; once it is live, the default trains in the background (once: a
+    default the gate refused is not retried; one that was interrupted is). Returns the job id of the
+    training this rule wants (the one already running, or one queued now), or None when nothing is left."""
+    live = ModelRegistry(connection).current_meta()
+    if live is None:
+        arch, who = first_arch(settings.default_arch), FIRST_START
+    elif live.get("arch") != settings.default_arch and first_arch(settings.default_arch) == live.get("arch"):
+        if connection.exists(DEFAULT_TRIED):
+            return None
+        arch, who = settings.default_arch, FIRST_START_DEFAULT
+    else:
         return None
     running = training.running(connection)
     if running is not None:
         return running["job_id"]
     try:
-        job_id = client.start_training(connection, plan(settings.default_arch), FIRST_START, settings.train_timeout_s)
+        job_id = client.start_training(connection, plan(arch), who, settings.train_timeout_s)
     except TrainingBusy as busy:  # another process started it a moment ago
         return busy.running.get("job_id")
-    log.info("no model is live: training the first one (%s, job %s)", settings.default_arch, job_id)
+    why = "no model is live" if live is None else "the default, in the background"
+    log.info("first start: training %s (%s, job %s)", arch, why, job_id)
     return job_id

@@ -139,30 +139,51 @@ def _noise(accuracy: float, reviews: int, live_accuracy: float | None, live_revi
 
 
 class MetaProgress(TrainingProgress):
-    """Writes stage and per-epoch reports into job.meta for the bot to read; stops on /cancel or shutdown."""
+    """Writes stage and per-epoch reports into job.meta for the bot to read; stops on /cancel or shutdown.
+
+    Also where the fit is ("position": "part 3 of 8") and how long it has left at the pace measured so far
+    ("eta": seconds left when written, and the time it was written), for "about 9 minutes left".
+    """
 
     def __init__(self, context: JobContext, plan: TrainingPlan) -> None:
         self.context = context
         self.plan = plan
         self.recipe = training_recipe(plan.arch)
         self.job = context.job
+        self.began = time.monotonic()  # when the current epoch began (or, before the fit, the last stage)
         self.job.meta.update({"stage": "starting", "epochs": []})
         self.job.save_meta()
 
     def stage(self, name: str) -> None:
+        """A step of the run; "training" is the reported fit beginning (a blend's first part is other stages)."""
+        self.began = time.monotonic()
         self.job.meta["stage"] = name
+        self.job.meta["fitting"] = name == "training"
+        if name == "training":
+            self.job.meta["position"] = self.recipe.position(len(self.job.meta["epochs"]) + 1, self.plan)
+            self.job.meta.pop("eta", None)
         self.job.save_meta()
+
+    def _left(self, seconds: float, epoch: int) -> None:
+        self.job.meta["fitting"] = True
+        self.job.meta["position"] = self.recipe.position(epoch, self.plan)
+        self.job.meta["eta"] = {"seconds": round(seconds, 1), "at": time.time()}
 
     def batch(self, epoch: int, done: int, batches: int) -> None:
         """A long epoch's partial progress (every half minute), so chat moves at least once a minute."""
+        per_batch = (time.monotonic() - self.began) / max(1, done)
+        self._left(per_batch * (batches - done + (self.plan.epochs - epoch) * batches), epoch)
         self.job.meta["stage"] = f"epoch {epoch}: {done}/{batches} batches"
         self.job.save_meta()
 
     def epoch(self, report: EpochReport) -> None:
         """The report, named honestly ("part 3 of 8 of one pass over ...") with what it was validated on."""
+        self.began = time.monotonic()
         name = self.recipe.part_name(report.epoch, self.plan)
         validated_on = self.recipe.validation_sample or None  # None: the whole test split
         self.job.meta["epochs"].append({**report.to_dict(), "name": name, "validated_on": validated_on})
+        per_epoch = sum(e["seconds"] for e in self.job.meta["epochs"]) / len(self.job.meta["epochs"])
+        self._left(per_epoch * (self.plan.epochs - report.epoch), min(report.epoch + 1, self.plan.epochs))
         self.job.meta["stage"] = f"{name} done"
         self.job.save_meta()
 
@@ -175,67 +196,81 @@ def train_model(context: JobContext, plan: dict, requested_by: str | None = None
     bundle, promote it if it passes the quality gate.
 
     ``plan.feedback`` adds what users taught the bot (👍/👎), reported separately: the gate never reads it.
-    The chart goes to its own key (:func:`worker.training.save_chart`), not into the result.
+    The chart goes to its own key (:func:`worker.training.save_chart`), not into the result. A first
+    start's training then takes the first start's next step (:func:`worker.health.first_training`): after
+    the fast first model, the default trains in the background.
 
     Returns ``{"status": "promoted"|"stored"|"cancelled", "version", "arch", "test_accuracy",
     "history", "epochs", "reason", "params", "seconds"}``.
     """
+    from worker import health
+
+    try:
+        result = _train(context, plan, requested_by)
+    finally:
+        training.release(context.connection, context.job.id)
+    ended = result["status"] in ("promoted", "stored")
+    if requested_by == health.FIRST_START_DEFAULT and ended:
+        health.mark_default_tried(context.connection)
+    elif requested_by == health.FIRST_START and ended and not context.stopping.is_set():
+        health.first_training(context.connection, context.settings)
+    return result
+
+
+def _train(context: JobContext, plan: dict, requested_by: str | None) -> dict:
     from model import bundle
     from model.chart import history_chart
     from model.pipeline import train_from
 
     job, connection, settings = context.job, context.connection, context.settings
-    try:
-        chosen = TrainingPlan.from_dict(plan)
-        progress = MetaProgress(context, chosen)
-        started = time.perf_counter()
-        taught = user_feedback.examples(connection) if chosen.feedback else None
-        trained = train_from(settings.imdb_data, settings.cache_dir, chosen, progress, feedback=taught)
-        outcome = trained.outcome
-        result = {
-            "arch": chosen.arch,
-            "history": outcome.history,
-            "epochs": job.meta["epochs"],
-            "epochs_requested": chosen.epochs,
-            "params": outcome.params,
-            "requested_by": requested_by,
-            "feedback": outcome.feedback or ({"examples": 0} if chosen.feedback else None),
-        }
-        if outcome.cancelled:
-            done = len(outcome.history.get("accuracy", []))
-            why = "interrupted by shutdown of the training worker" if context.stopping.is_set() else "cancelled"
-            return {**result, "status": "cancelled", "reason": f"{why} after {done} of {chosen.epochs} epochs"}
-        progress.stage("saving")
-        made = trained.bundle()
-        registry = ModelRegistry(connection)
-        live = registry.current_meta()
-        registry.add(bundle.to_bytes(made))
-        promote, reason = quality_gate(
-            outcome.test_accuracy,
-            live,
-            settings.min_accuracy,
-            settings.max_accuracy_drop,
-            outcome.short_dev_accuracy,
-            outcome.test_reviews,
-        )
-        if promote:
-            registry.promote(made.version)
-        chart = history_chart(outcome.history, title=f"{chosen.arch} · {made.version}")
-        training.save_chart(connection, job.id, chart)
-        return {
-            **result,
-            "status": "promoted" if promote else "stored",
-            "version": made.version,
-            "test_accuracy": outcome.test_accuracy,
-            "test_reviews": outcome.test_reviews,
-            "test_interval": interval95(outcome.test_accuracy, outcome.test_reviews),
-            "short_dev_accuracy": outcome.short_dev_accuracy,
-            **({"parts": made.meta["part_summaries"], "rule": made.meta["rule"]} if "parts" in made.meta else {}),
-            "reason": reason,
-            "seconds": round(time.perf_counter() - started, 1),
-        }
-    finally:
-        training.release(connection, job.id)
+    chosen = TrainingPlan.from_dict(plan)
+    progress = MetaProgress(context, chosen)
+    started = time.perf_counter()
+    taught = user_feedback.examples(connection) if chosen.feedback else None
+    trained = train_from(settings.imdb_data, settings.cache_dir, chosen, progress, feedback=taught)
+    outcome = trained.outcome
+    result = {
+        "arch": chosen.arch,
+        "history": outcome.history,
+        "epochs": job.meta["epochs"],
+        "epochs_requested": chosen.epochs,
+        "params": outcome.params,
+        "requested_by": requested_by,
+        "feedback": outcome.feedback or ({"examples": 0} if chosen.feedback else None),
+    }
+    if outcome.cancelled:
+        done = len(outcome.history.get("accuracy", []))
+        why = "interrupted by shutdown of the training worker" if context.stopping.is_set() else "cancelled"
+        return {**result, "status": "cancelled", "reason": f"{why} after {done} of {chosen.epochs} epochs"}
+    progress.stage("saving")
+    made = trained.bundle()
+    registry = ModelRegistry(connection)
+    live = registry.current_meta()
+    registry.add(bundle.to_bytes(made))
+    promote, reason = quality_gate(
+        outcome.test_accuracy,
+        live,
+        settings.min_accuracy,
+        settings.max_accuracy_drop,
+        outcome.short_dev_accuracy,
+        outcome.test_reviews,
+    )
+    if promote:
+        registry.promote(made.version)
+    chart = history_chart(outcome.history, title=f"{chosen.arch} · {made.version}")
+    training.save_chart(connection, job.id, chart)
+    return {
+        **result,
+        "status": "promoted" if promote else "stored",
+        "version": made.version,
+        "test_accuracy": outcome.test_accuracy,
+        "test_reviews": outcome.test_reviews,
+        "test_interval": interval95(outcome.test_accuracy, outcome.test_reviews),
+        "short_dev_accuracy": outcome.short_dev_accuracy,
+        **{key: made.meta[key] for key in ("parts", "part_summaries", "rule", "minilm_share") if key in made.meta},
+        "reason": reason,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 class FileInterrupted(SentibotError):

@@ -44,6 +44,11 @@ RECORDED = (
     "pretrained",
     "created_at",
     "history",
+    "schedule",
+    "parts",  # a blend's parts in the order they are mixed, their figures, its rule and how much of the
+    "part_summaries",  # test MiniLM read (/model shows them)
+    "rule",
+    "minilm_share",
 )
 
 

@@ -20,7 +20,10 @@ from rq.serializers import JSONSerializer
 from model.recipes import TrainingPlan
 from worker.errors import NotFound, TrainingBusy
 from worker.queues import FAILURE_TTL_S, TRAIN, TRAIN_JOB, TRAIN_RESULT_TTL_S, get_queue
+from worker.reaper import ALIVE
 
+FIRST_START = "the first start"  # who a first-start training is requested by: the fast first model...
+FIRST_START_DEFAULT = "the first start (the default, in the background)"  # ...then the default, if that is slower
 LOCK = "sentibot:train:lock"
 STARTING_S = 30  # a lock whose job is not enqueued yet is a training starting, not a stale lock, this long
 CANCEL = "sentibot:train:cancel:{job_id}"
@@ -48,7 +51,7 @@ def fetch_job(connection: redis.Redis, job_id: str) -> Job:
 def _holder(connection: redis.Redis) -> tuple[bytes | None, dict | None]:
     """(the lock as stored, the training holding it with its live progress); (raw, None) for a stale lock.
 
-    A lock whose job has ended or vanished (a killed worker) is stale; one taken in the last
+    A lock whose job has ended, vanished or lost its worker (killed) is stale; one taken in the last
     STARTING_S seconds whose job is not there yet is a training being started (the lock is taken
     before the job is enqueued), never stale.
     """
@@ -62,10 +65,20 @@ def _holder(connection: redis.Redis) -> tuple[bytes | None, dict | None]:
         job = None
     if job is None and time.time() - record.get("taken_at", 0) < STARTING_S:
         return raw, {**record, "status": "starting", "progress": {}, "summary": "starting"}  # being enqueued now
-    if job is None or job.get_status(refresh=True) in _ENDED:
+    if job is None or job.get_status(refresh=True) in _ENDED or _orphaned(connection, job):
         return raw, None
     holder = {**record, "status": job.get_status(), "progress": job.get_meta(refresh=True)}
     return raw, {**holder, "summary": describe_progress(holder)}
+
+
+def _orphaned(connection: redis.Redis, job: Job) -> bool:
+    """A started job whose worker stopped beating (killed, or stopped with Redis and the rest of its stack,
+    the job still in hand): nobody will finish it, though RQ calls it started until it cleans up (minutes).
+    Every sentibot worker beats from before it takes its first job."""
+    worker = job.worker_name
+    if job.get_status() != JobStatus.STARTED or not worker:
+        return False
+    return not connection.exists(ALIVE.format(name=worker))
 
 
 def running(connection: redis.Redis) -> dict | None:

@@ -32,7 +32,7 @@ from worker.client.reviews import (
     submit_rank_feedback,
     submit_review,
 )
-from worker.client.service import live_model, service_status
+from worker.client.service import better_model_training, live_model, service_status
 from worker.client.training import (
     TrainingSnapshot,
     TrainingWatch,
@@ -48,6 +48,7 @@ __all__ = [
     "TrainingSnapshot",
     "TrainingWatch",
     "abandon_file",
+    "better_model_training",
     "cancel_training",
     "connect_async",
     "explain",

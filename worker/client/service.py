@@ -17,6 +17,13 @@ def live_model(connection: redis.Redis) -> dict | None:
         return ModelRegistry(connection).current_meta()
 
 
+def better_model_training(connection: redis.Redis) -> dict | None:
+    """The first start's training of the default in the background (its lock record with progress), if it runs."""
+    with reachable(connection):
+        running = training.running(connection)
+    return running if running and running.get("requested_by") == training.FIRST_START_DEFAULT else None
+
+
 def service_status(connection: redis.Redis) -> tuple[int, int, int, dict | None]:
     """(reviews waiting, trainings waiting, workers alive, training in progress)."""
     with reachable(connection):
