@@ -29,10 +29,13 @@ REVIEW_KEY = forget.REVIEW_KEY  # a scored review and its verdict, kept for its 
 MAX_WAITING = 2000  # reviews waiting for a verdict at once, each on its own connection; more wait for one
 
 
-def _enqueue_fast(connection: redis.Redis, job_name: str, description: str, **kwargs: object) -> Job:
-    """A job on the score queue, with one retry: one whose worker died is run again by another."""
+def _enqueue_fast(
+    connection: redis.Redis, job_name: str, description: str, owner: str | None = None, **kwargs: object
+) -> Job:
+    """A job on the score queue, with one retry: one whose worker died is run again by another. With an
+    ``owner`` (the sender's keyed hash, never an id) it is listed under it, so /forget finds it."""
     with reachable(connection):
-        return get_queue(connection, SCORE).enqueue(
+        job = get_queue(connection, SCORE).enqueue(
             job_name,
             kwargs=kwargs,
             description=description,  # RQ logs it at INFO: never the review itself
@@ -41,15 +44,14 @@ def _enqueue_fast(connection: redis.Redis, job_name: str, description: str, **kw
             failure_ttl=FAILURE_TTL_S,
             retry=Retry(max=1),
         )
+        if owner:
+            forget.remember(connection, owner, job.id)
+    return job
 
 
 def submit_review(connection: redis.Redis, text: str, owner: str | None = None) -> Job:
     """Put one review on the score queue; ``owner`` (the sender's keyed hash, never an id) lets /forget find it."""
-    job = _enqueue_fast(connection, SCORE_JOB, f"score a review ({len(text)} chars)", text=text)
-    if owner:
-        with reachable(connection):
-            forget.remember(connection, owner, job.id)
-    return job
+    return _enqueue_fast(connection, SCORE_JOB, f"score a review ({len(text)} chars)", owner, text=text)
 
 
 def score(connection: redis.Redis, text: str, timeout_s: float) -> dict:
@@ -59,11 +61,7 @@ def score(connection: redis.Redis, text: str, timeout_s: float) -> dict:
 
 def submit_explain(connection: redis.Redis, text: str, owner: str | None = None) -> Job:
     """Put a "Why?" request for ``text`` on the score queue (listed under ``owner`` for /forget)."""
-    job = _enqueue_fast(connection, EXPLAIN_JOB, f"explain a review ({len(text)} chars)", text=text)
-    if owner:
-        with reachable(connection):
-            forget.remember(connection, owner, job.id)
-    return job
+    return _enqueue_fast(connection, EXPLAIN_JOB, f"explain a review ({len(text)} chars)", owner, text=text)
 
 
 def submit_rank_feedback(connection: redis.Redis) -> Job:
