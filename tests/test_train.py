@@ -174,7 +174,8 @@ def test_a_long_epoch_reports_how_far_it_has_got(tiny_data, monkeypatch):
     progress = recorded_progress()
     train.train(tiny_data, plan("tutorial", 2, 256), progress=progress)
     reports = progress.batches
-    assert progress.stages == [  # the minutes after the last epoch move too: the test, in batches, then calibration
+    assert progress.stages == [  # the fit begins; the minutes after the last epoch move too: the test, then calibration
+        "training",
         "testing on 1,000 test reviews",
         "testing: 512/1,000 test reviews",
         "testing: 1,000/1,000 test reviews",
