@@ -140,10 +140,11 @@ def follow_first_model(connection, settings: Settings, job_id: str) -> None:
         else ""
     )
     print(f"[up] no model yet: training the {first} model from {source}{later} (first start only)")
-    epochs = recipes.plan(first).epochs
+    epochs, shown = recipes.plan(first).epochs, 0
     for snapshot in client.follow_training(connection, job_id):
-        if snapshot.epochs:
-            name = snapshot.epochs[-1].get("name") or f"epoch {len(snapshot.epochs)}/{epochs}"
+        if len(snapshot.epochs) > shown:  # a new epoch: its line, once
+            shown = len(snapshot.epochs)
+            name = snapshot.epochs[-1].get("name") or f"epoch {shown}/{epochs}"
             print(f"[up] {name}: {replies.epoch_line(snapshot.epochs[-1])}")
         elif not snapshot.ended:
             print(f"[up] {snapshot.stage or 'waiting for the training worker'}")
