@@ -186,16 +186,29 @@ def build_lstm(encoder: TextEncoder) -> keras.Model:
     return _compile(keras.Model(inputs, outputs, name="lstm"))
 
 
-def build_minilm(encoder: TextEncoder, config: minilm.BertConfig = minilm.MINILM_L6, pretrained: bool = True):
-    """all-MiniLM-L6-v2 (its pretrained weights) → mean over the pieces → Dense(1): fine-tuned end to end."""
+def build_minilm(
+    encoder: TextEncoder,
+    config: minilm.BertConfig = minilm.MINILM_L6,
+    pretrained: bool = True,
+    recipe: recipes.Recipe | None = None,
+):
+    """all-MiniLM-L6-v2 (its pretrained weights) → mean over the pieces → Dense(1): fine-tuned end to end.
+
+    The recipe (``minilm``'s unless given) says what makes a step cheaper: the word-piece table kept
+    fixed, an XLA-compiled train step, bfloat16 compute in the encoder.
+    """
+    recipe = recipe or recipes.recipe("minilm")
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
-    body = minilm.BertEncoder(config.to_dict(), name="minilm")
+    policy = "mixed_bfloat16" if recipe.mixed_bfloat16 else None
+    body = minilm.BertEncoder(config.to_dict(), name="minilm", dtype=policy)
     outputs = layers.Dense(1, activation="sigmoid", name="predictions")(body(ids))
     model = keras.Model(ids, outputs, name="minilm")
     if pretrained:
         minilm.load_pretrained(body)
+    if recipe.freeze_word_pieces:
+        body.embeddings.words.trainable = False
     optimizer = keras.optimizers.AdamW(MINILM_LEARNING_RATE, weight_decay=MINILM_WEIGHT_DECAY)
-    model.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=["accuracy"], jit_compile=recipe.jit_compile)
     return model
 
 

@@ -50,6 +50,12 @@ def trimmed(x: np.ndarray, trim: bool) -> np.ndarray:
     return x[:, : rounded_width(int(used[-1]) + 1 if len(used) else 1, x.shape[1], TRAIN_ROUND)]
 
 
+def row_lengths(x: np.ndarray) -> np.ndarray:
+    """Columns each row uses when padded at the end with 0: its last non-zero column + 1 (0 if empty)."""
+    used = x != 0
+    return np.where(used.any(axis=1), x.shape[1] - np.argmax(used[:, ::-1], axis=1), 0)
+
+
 def scores(model: keras.Model, x: np.ndarray, trim: bool) -> np.ndarray:
     """The model's P(positive) for rows, SCORE_BATCH at a time."""
     parts = [
@@ -67,6 +73,12 @@ class MixedWidthBatches(keras.utils.PyDataset):
     With ``trim`` (rows padded at the end), each batch is also cut to its longest row. With
     ``epochs_per_pass`` k, one shuffled pass is served as k epochs, a k-th each: a long pass then
     still reports (and validates) several times.
+
+    With ``window`` w (and ``trim``), the shuffled rows are taken w batches at a time and sorted by
+    length within each window before being cut into batches; the batches are then shuffled as
+    before. A batch then holds rows of similar length and is cut to little more than each of them:
+    a 12-piece sentence no longer pays for a 60-piece one beside it. Rows still meet different
+    neighbours every pass, and the order is the seed's alone.
     """
 
     def __init__(
@@ -76,6 +88,7 @@ class MixedWidthBatches(keras.utils.PyDataset):
         seed: int,
         trim: bool = False,
         epochs_per_pass: int = 1,
+        window: int = 0,
     ):
         super().__init__()
         self.parts = parts
@@ -84,10 +97,22 @@ class MixedWidthBatches(keras.utils.PyDataset):
         self.trim = trim
         self.epochs_per_pass = max(1, epochs_per_pass)
         self.epoch_in_pass = 0
+        self.window = window * batch_size if trim and window > 0 else 0  # rows per sorted window
+        # pieces per row (rows padded at the end: the last non-zero column + 1), read once
+        self.lengths = [row_lengths(part[0]) for part in parts] if self.window else []
         self._shuffle()
 
+    def _order(self, index: int) -> np.ndarray:
+        """A fresh shuffle of part ``index``'s rows, sorted by length within each window when asked."""
+        order = self.rng.permutation(len(self.parts[index][1]))
+        if not self.window:
+            return order
+        lengths = self.lengths[index]
+        windows = [order[i : i + self.window] for i in range(0, len(order), self.window)]
+        return np.concatenate([w[np.argsort(lengths[w], kind="stable")] for w in windows])
+
     def _shuffle(self) -> None:
-        self.orders = [self.rng.permutation(len(part[1])) for part in self.parts]
+        self.orders = [self._order(index) for index in range(len(self.parts))]
         self.batches = [
             (index, start) for index, part in enumerate(self.parts) for start in range(0, len(part[1]), self.batch_size)
         ]

@@ -12,6 +12,8 @@ frequency rank r (1 = most frequent in the training split) gets id r + 3 while t
 - ``wordpiece`` (the pretrained encoder's): the ``tokenizers`` word pieces of the text between
   ``[CLS]`` and ``[SEP]``, padded at the end with 0 to the batch's longest row (rounded up to a
   multiple of 16, so few shapes are traced). The vocabulary is the tokenizer's, not the IMDB ranks.
+  A text longer than the row keeps its head and its last ``tail_pieces`` pieces (a review's verdict
+  is often in its last lines).
 """
 
 from __future__ import annotations
@@ -214,6 +216,7 @@ class WordPieceLayout(Layout):
     """The pretrained encoder's: its word pieces between [CLS] and [SEP], padded at the end."""
 
     name = WORDPIECE
+    settings = ("tail_pieces",)
     fixed_width = False
     pads_to_longest = True
 
@@ -237,16 +240,17 @@ class WordPieceLayout(Layout):
 
     def _encoded(self, encoder: TextEncoder, encoding: Any) -> Encoded:
         starts = [t for t in encoding.tokens[1:-1] if t == "[UNK]" or (not t.startswith("##") and _TOKEN.search(t))]
-        ids = cut_pieces(encoding.ids, encoder.maxlen)
+        ids = cut_pieces(encoding.ids, encoder.maxlen, encoder.tail_pieces)
         known = sum(1 for t in starts if t != "[UNK]")
         return Encoded(ids=ids, words=len(starts), known=known, truncated=len(encoding.ids) > len(ids))
 
     def id_lists(self, encoder: TextEncoder, texts: Sequence[str]) -> list[list[int]]:
-        return [cut_pieces(e.ids, encoder.maxlen) for e in encoder._index.encode_batch(list(texts))]
+        cap, tail = encoder.maxlen, encoder.tail_pieces
+        return [cut_pieces(e.ids, cap, tail) for e in encoder._index.encode_batch(list(texts))]
 
     def rows(self, encoder: TextEncoder, id_lists: Sequence[Sequence[int]], width: int | None) -> np.ndarray:
         cap = min(width or encoder.maxlen, encoder.maxlen)
-        lists = [cut_pieces(ids, cap) for ids in id_lists]
+        lists = [cut_pieces(ids, cap, encoder.tail_pieces) for ids in id_lists]
         return pad_post(lists, rounded_width(max(map(len, lists), default=0), cap))
 
     def input_dim(self, encoder: TextEncoder) -> int:
@@ -268,9 +272,17 @@ class WordPieceLayout(Layout):
         return pretrained.tokenizer_json()
 
 
-def cut_pieces(ids: Sequence[int], cap: int) -> list[int]:
-    """Word pieces cut to ``cap``: a longer text keeps its start and its closing [SEP]."""
-    return list(ids) if len(ids) <= cap else [*ids[: cap - 1], ids[-1]]
+def cut_pieces(ids: Sequence[int], cap: int, tail: int = 1) -> list[int]:
+    """Word pieces cut to ``cap``: a longer text keeps its head and its last ``tail`` pieces.
+
+    ``tail`` 1 keeps just the closing [SEP] (the first ``cap - 1`` pieces are read); a larger tail
+    also reads how a long review ends, where its verdict often is. The tail never takes more than
+    half of ``cap`` (a narrower row, e.g. a sentence example's, still starts with its head).
+    """
+    if len(ids) <= cap:
+        return list(ids)
+    tail = max(1, min(tail, cap // 2))
+    return [*ids[: cap - tail], *ids[len(ids) - tail :]]
 
 
 LAYOUTS: dict[str, Layout] = {rules.name: rules for rules in (SequenceLayout(), BagLayout(), WordPieceLayout())}
@@ -294,6 +306,7 @@ class TextEncoder:
     buckets: int = 0  # hashed n-gram buckets (bag layout only)
     ngrams: int = 2  # longest word run hashed into the buckets (bag layout only)
     tokenizer: str = field(default="", repr=False)  # the ``tokenizers`` JSON (wordpiece layout only)
+    tail_pieces: int = 1  # pieces a long text keeps from its end, [SEP] included (wordpiece layout only)
     _rules: Layout = field(init=False, repr=False, compare=False)
     _index: Any = field(init=False, repr=False, compare=False)  # word → id, or the word-piece tokenizer
 
@@ -369,14 +382,18 @@ class TextEncoder:
 
     def to_config(self) -> dict:
         """JSON-ready form, stored in bundles and caches."""
-        return {
-            "num_words": self.num_words,
-            "maxlen": self.maxlen,
-            "layout": self.layout,
-            "buckets": self.buckets,
-            "ngrams": self.ngrams,
-            "words": list(self.words),
-        } | ({"tokenizer": self.tokenizer} if self.tokenizer else {})
+        return (
+            {
+                "num_words": self.num_words,
+                "maxlen": self.maxlen,
+                "layout": self.layout,
+                "buckets": self.buckets,
+                "ngrams": self.ngrams,
+                "words": list(self.words),
+            }
+            | ({"tokenizer": self.tokenizer} if self.tokenizer else {})
+            | ({"tail_pieces": self.tail_pieces} if self.tail_pieces != 1 else {})
+        )
 
     @classmethod
     def from_config(cls, config: dict) -> TextEncoder:
@@ -389,4 +406,5 @@ class TextEncoder:
             buckets=int(config.get("buckets", 0)),
             ngrams=int(config.get("ngrams", 2)),
             tokenizer=config.get("tokenizer", ""),
+            tail_pieces=int(config.get("tail_pieces", 1)),  # bundles from before head + tail read the head
         )

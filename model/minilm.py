@@ -7,6 +7,9 @@ The encoder is BERT: word + position + segment embeddings, then ``layers`` block
 self-attention and a GELU feed-forward, each followed by a residual LayerNorm (post-norm, as in
 BERT). Sentence-transformers' embedding is the mean of the last hidden states over real pieces;
 the classifier puts ``Dense(1, sigmoid)`` on that mean.
+
+Given a dtype policy (``mixed_bfloat16``), every sublayer computes with it: matrix products in
+bfloat16, while LayerNorm, the attention softmax and the mean over the pieces stay float32.
 """
 
 from __future__ import annotations
@@ -54,10 +57,11 @@ class BertEmbeddings(layers.Layer):
     def __init__(self, vocab_size: int, hidden: int, max_positions: int, **kwargs):
         super().__init__(**kwargs)
         self.vocab_size, self.hidden, self.max_positions = vocab_size, hidden, max_positions
-        self.words = layers.Embedding(vocab_size, hidden, name="word_embeddings")
-        self.positions = layers.Embedding(max_positions, hidden, name="position_embeddings")
-        self.segments = layers.Embedding(2, hidden, name="token_type_embeddings")
-        self.norm = layers.LayerNormalization(epsilon=LAYER_NORM_EPS, name="norm")
+        policy = self.dtype_policy
+        self.words = layers.Embedding(vocab_size, hidden, name="word_embeddings", dtype=policy)
+        self.positions = layers.Embedding(max_positions, hidden, name="position_embeddings", dtype=policy)
+        self.segments = layers.Embedding(2, hidden, name="token_type_embeddings", dtype=policy)
+        self.norm = layers.LayerNormalization(epsilon=LAYER_NORM_EPS, name="norm", dtype=policy)
 
     def build(self, input_shape):
         self.words.build(input_shape)
@@ -86,15 +90,16 @@ class BertBlock(layers.Layer):
         super().__init__(**kwargs)
         self.hidden, self.heads, self.intermediate, self.dropout_rate = hidden, heads, intermediate, dropout
         self.head_dim = hidden // heads
-        self.query = layers.Dense(hidden, name="query")
-        self.key = layers.Dense(hidden, name="key")
-        self.value = layers.Dense(hidden, name="value")
-        self.attention_output = layers.Dense(hidden, name="attention_output")
-        self.attention_norm = layers.LayerNormalization(epsilon=LAYER_NORM_EPS, name="attention_norm")
-        self.ffn_in = layers.Dense(intermediate, activation=_gelu, name="intermediate")
-        self.ffn_out = layers.Dense(hidden, name="output")
-        self.output_norm = layers.LayerNormalization(epsilon=LAYER_NORM_EPS, name="output_norm")
-        self.dropout = layers.Dropout(dropout)
+        policy = self.dtype_policy
+        self.query = layers.Dense(hidden, name="query", dtype=policy)
+        self.key = layers.Dense(hidden, name="key", dtype=policy)
+        self.value = layers.Dense(hidden, name="value", dtype=policy)
+        self.attention_output = layers.Dense(hidden, name="attention_output", dtype=policy)
+        self.attention_norm = layers.LayerNormalization(epsilon=LAYER_NORM_EPS, name="attention_norm", dtype=policy)
+        self.ffn_in = layers.Dense(intermediate, activation=_gelu, name="intermediate", dtype=policy)
+        self.ffn_out = layers.Dense(hidden, name="output", dtype=policy)
+        self.output_norm = layers.LayerNormalization(epsilon=LAYER_NORM_EPS, name="output_norm", dtype=policy)
+        self.dropout = layers.Dropout(dropout, dtype=policy)
 
     def build(self, input_shape):
         for dense in (self.query, self.key, self.value, self.attention_output, self.ffn_in):
@@ -110,7 +115,8 @@ class BertBlock(layers.Layer):
     def call(self, x, mask_bias, training=None):
         q, k, v = self._split(self.query(x)), self._split(self.key(x)), self._split(self.value(x))
         scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(self.head_dim) + mask_bias
-        weights = self.dropout(ops.softmax(scores, axis=-1), training=training)
+        probabilities = ops.cast(ops.softmax(ops.cast(scores, "float32"), axis=-1), self.compute_dtype)
+        weights = self.dropout(probabilities, training=training)
         context = ops.transpose(ops.matmul(weights, v), (0, 2, 1, 3))
         context = ops.reshape(context, (ops.shape(x)[0], ops.shape(x)[1], self.hidden))
         x = self.attention_norm(x + self.dropout(self.attention_output(context), training=training))
@@ -132,8 +138,11 @@ class BertEncoder(layers.Layer):
         super().__init__(**kwargs)
         self.config = BertConfig(**(config or {}))
         c = self.config
-        self.embeddings = BertEmbeddings(c.vocab_size, c.hidden, c.max_positions, name="embeddings")
-        self.blocks = [BertBlock(c.hidden, c.heads, c.intermediate, name=f"layer_{i}") for i in range(c.layers)]
+        policy = self.dtype_policy
+        self.embeddings = BertEmbeddings(c.vocab_size, c.hidden, c.max_positions, name="embeddings", dtype=policy)
+        self.blocks = [
+            BertBlock(c.hidden, c.heads, c.intermediate, name=f"layer_{i}", dtype=policy) for i in range(c.layers)
+        ]
 
     def build(self, input_shape):
         self.embeddings.build(input_shape)
@@ -146,7 +155,8 @@ class BertEncoder(layers.Layer):
         x = self.embeddings(ids)
         for block in self.blocks:
             x = block(x, mask_bias, training=training)
-        weights = ops.expand_dims(real, -1)
+        weights = ops.expand_dims(ops.cast(real, "float32"), -1)
+        x = ops.cast(x, "float32")
         return ops.sum(x * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
 
     def compute_output_shape(self, input_shape):

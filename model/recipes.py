@@ -75,6 +75,13 @@ class Recipe:
     test_sample: int = 0  # test reviews the final test accuracy is measured on (0 = all)
     pretrained: str = ""  # the pretrained encoder it starts from (its package is a dependency)
     decay_to_zero: bool = False  # learning rate: warm up over the first 10% of steps, then fall linearly to 0
+    # What makes a fine-tuning step cheap (issue 20, part 3); each is off by default, so the step before it
+    # can be rebuilt and measured (bench/finetune_speed.py).
+    tail_pieces: int = 1  # word pieces a long text keeps from its end (wordpiece layout; 1 = just its [SEP])
+    length_window: int = 0  # rows of this many batches are sorted by length before batching (0 = off)
+    freeze_word_pieces: bool = False  # the pretrained word-piece table (11.7 M of 22.7 M weights) is not trained
+    jit_compile: bool = False  # the train step is XLA-compiled (once per batch shape)
+    mixed_bfloat16: bool = False  # the encoder computes in bfloat16 (its weights stay float32)
     builder: str = ""  # the function in model/architectures.py that builds it; "" = build_<name>
     adapter: str = ""  # the function there that sets weights from the training rows before fitting, if any
     on_gpu: tuple[tuple[str, int], ...] = ()  # fields that change when TensorFlow sees a GPU (model/device.py)

@@ -116,7 +116,7 @@ def fit(
         if extra is not None:  # weighted: every part carries weights, 1 for the IMDB examples
             parts = [(x, y, np.ones(len(y), "float32")) for x, y in parts]
             parts.append((extra.x, extra.y, np.full(len(extra.y), extra.weight, "float32")))
-        batches = MixedWidthBatches(parts, plan.batch_size, SEED, trim, recipe.epochs_per_pass)
+        batches = MixedWidthBatches(parts, plan.batch_size, SEED, trim, recipe.epochs_per_pass, recipe.length_window)
         if recipe.decay_to_zero:
             decay_to_zero(model, len(batches) * plan.epochs)
         history = model.fit(batches, **common)
