@@ -76,7 +76,7 @@ def test_windowed_batches_pad_less_cover_every_row_once_and_are_seeded():
             firsts = sorted(int(i) for x, _ in served for i in x[:, 0])
             assert firsts == list(range(1000, 1960)) + list(range(5000, 5040))
         pieces[name] = sum(x.size for x, _ in served if x[0, 0] < 5000)  # the sentence batches' pieces
-    assert pieces["windowed"] < 0.7 * pieces["plain"]
+    assert pieces["windowed"] < 0.6 * pieces["plain"]
     order = [x.tolist() for x, _ in served_pass(made())]
     assert order == [x.tolist() for x, _ in served_pass(made())]
     assert order != [x.tolist() for x, _ in served_pass(made(seed=4))]
@@ -95,7 +95,7 @@ def test_a_window_sorts_rows_by_length_and_labels_stay_with_their_rows():
         assert (row_lengths(batch) % 2 == labels).all()
         assert list(row_lengths(batch)) == sorted(row_lengths(batch))
     assert all(high <= low for (_, high), (low, _) in itertools.pairwise(spans))  # disjoint ranges
-    assert {b.shape[1] for b, _ in served} == {32, 64}
+    assert {b.shape[1] for b, _ in served} == {16, 32, 48, 64}  # sorted batches are cut to multiples of 16
     assert MixedWidthBatches([(x, y)], 8, seed=1, trim=False, window=8).window == 0
 
 

@@ -113,6 +113,11 @@ def test_tiny_minilm_trains_in_reported_epochs_and_serves_from_a_bundle(tiny_min
     assert outcome.test_reviews == 96 and outcome.test_accuracy is not None
     made, path = train.save_bundle(outcome, piece_data, tmp_path)
     assert made.meta["pretrained"]["name"] == pretrained.NAME
+    # the recipe's cheaper step ran: the word-piece table is where it started, the rows read head + tail
+    start = train.build_model("minilm", piece_data).get_layer("minilm").embeddings.words.get_weights()[0]
+    table = outcome.model.get_layer("minilm").embeddings.words.get_weights()[0]
+    assert np.array_equal(start, table) == tiny_minilm.freeze_word_pieces
+    assert made.encoder.tail_pieces == tiny_minilm.tail_pieces
     calibration = made.meta["calibration"]
     assert calibration["examples"] > 0 and calibration["applied"] in (1.0, calibration["fitted"])
     assert (calibration["applied"] != 1.0) == (calibration["dev_ece"][1] < calibration["dev_ece"][0])
