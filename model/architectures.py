@@ -192,7 +192,7 @@ def build_minilm(
     pretrained: bool = True,
     recipe: recipes.Recipe | None = None,
 ):
-    """all-MiniLM-L6-v2 (its pretrained weights) → mean over the pieces → Dense(1): fine-tuned end to end.
+    """all-MiniLM-L6-v2 (its pretrained weights) → mean over the pieces → Dense(1), fine-tuned.
 
     The recipe (``minilm``'s unless given) says what makes a step cheaper: the word-piece table kept
     fixed, an XLA-compiled train step, bfloat16 compute in the encoder.
