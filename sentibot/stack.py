@@ -97,9 +97,14 @@ def chat_logs(settings: Settings) -> Path:
     return log_dir
 
 
-def ensure_model(settings: Settings, url: str) -> None:
+def ensure_model(settings: Settings, url: str, workers: list[int]) -> None:
     """Put a model live if none is (the newest local bundle, else the first start's fast model, followed
-    here to its end), and leave the first start's next step running: the default, in the background."""
+    here to its end), and leave the first start's next step running: the default, in the background.
+
+    It waits for this start's ``workers`` (PIDs) first: a training that an earlier start left "started" (its
+    stack stopped, Redis and all, mid-training) is seen as orphaned only once its dead worker's heartbeat
+    has expired, which this start's workers outlast (they load TensorFlow first); it is then started anew.
+    """
     from model import bundle
     from model.errors import ModelNotFound
     from worker import health
@@ -108,6 +113,7 @@ def ensure_model(settings: Settings, url: str) -> None:
 
     connection = connect(url)
     registry = ModelRegistry(connection)
+    wait_for_workers(url, workers)
     if not registry.current():
         try:
             path = bundle.newest(settings.bundle_dir)
@@ -172,14 +178,22 @@ def dashboard_env(url: str, password: str) -> dict[str, str]:
     return {"RQ_DASHBOARD_REDIS_URL": url, "RQ_DASHBOARD_PASSWORD": password}
 
 
-def wait_for_workers(url: str, count: int, timeout_s: float = 180) -> None:
-    """Open the chat once the workers beat (they load TensorFlow and the model first: seconds)."""
+def wait_for_workers(url: str, pids: list[int], timeout_s: float = 180) -> None:
+    """Wait until the workers this start began (by PID) beat: they load TensorFlow and the model first,
+    seconds. Workers are named ``<host>.<pid>.<random>``; an earlier start's may still look alive."""
     from worker.connection import connect
+    from worker.health import HOST
     from worker.reaper import alive_workers
 
     connection = connect(url)
+    ours = {f"{HOST}.{pid}." for pid in pids}
+
+    def beating() -> bool:
+        names = alive_workers(connection)
+        return all(any(name.startswith(prefix) for name in names) for prefix in ours)
+
     try:
-        processes.wait_for(lambda: len(alive_workers(connection)) >= count, timeout_s, interval=0.2)
+        processes.wait_for(beating, timeout_s, interval=0.2)
     except TimeoutError:
         print(f"[up] the workers are not ready after {timeout_s:.0f} s; reviews wait for them (see the logs)")
 
@@ -228,10 +242,14 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
                 f"data in {settings.home / 'redis'}"
             )
         env["REDIS_URL"] = url
-        for i in range(max(1, args.score_workers)):
-            children.start(f"score-{i + 1}", [*exe, "worker", "--queues", "score"], env)
-        children.start("files", [*exe, "worker", "--queues", "files"], env)  # uploads: never delay a review
-        children.start("train", [*exe, "worker", "--queues", "train"], env)
+        workers = [
+            *(
+                children.start(f"score-{i + 1}", [*exe, "worker", "--queues", "score"], env).pid
+                for i in range(max(1, args.score_workers))
+            ),
+            children.start("files", [*exe, "worker", "--queues", "files"], env).pid,  # uploads: never delay a review
+            children.start("train", [*exe, "worker", "--queues", "train"], env).pid,
+        ]
         if args.dashboard:
             password = settings.dashboard_password or secrets.token_urlsafe(12)
             argv = dashboard_argv(settings.dashboard_port, settings.dashboard_user)
@@ -244,11 +262,10 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
         if settings.telegram_token:  # the bot answers from the first second, before a model is live too
             bot = children.start("bot", [*exe, "bot"], env)
             print("[up] the bot is running; Ctrl-C stops everything")
-            ensure_model(settings, url)
+            ensure_model(settings, url, workers)
             bot.wait()
         else:
-            ensure_model(settings, url)
-            wait_for_workers(url, max(1, args.score_workers) + 2)
+            ensure_model(settings, url, workers)
             print("[up] no TELEGRAM_TOKEN: starting the terminal chat instead")
             from bot.terminal import run
             from worker.connection import connect
