@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy as np
 
 from model import bundle
 from model.data import read_aclimdb
-from model.evaluation import interval95, load_short_reviews
+from model.evaluation import interval95, latency_ms, load_short_reviews
 from model.predict import BlendPredictor, predictor_for
 
 
@@ -49,12 +48,7 @@ def p50_ms(predictor, texts: list[str], repeats: int) -> float:
     """Median ms to score one text alone (encode + model calls), as one chat message is."""
     for text in texts[:3]:
         predictor.predict([text])  # compile the shapes first
-    timings = []
-    for i in range(repeats):
-        started = time.perf_counter()
-        predictor.predict([texts[i % len(texts)]])
-        timings.append((time.perf_counter() - started) * 1000)
-    return statistics.median(timings)
+    return latency_ms(predictor, texts, repeats)
 
 
 def main() -> None:

@@ -136,14 +136,7 @@ class Predictor:
         """
         encoder = self.bundle.encoder
         out: list[Prediction] = []
-        started, done = time.perf_counter(), 0
-
-        def batch_done(rows: int) -> None:
-            nonlocal done
-            done += rows
-            if on_batch is not None:
-                on_batch(done, time.perf_counter() - started)
-
+        batch_done = _rows_done(on_batch)
         for start in range(0, len(texts), SORT_WINDOW):
             encoded = encoder.analyse_many(texts[start : start + SORT_WINDOW])
             found = self.sorted_scores([e.ids for e in encoded], batch_done)
@@ -156,6 +149,19 @@ class Predictor:
         x = self.bundle.encoder.rows([e.ids for e in encoded])
         probabilities = self.scores(x) if len(texts) else np.zeros(0)
         return [_prediction(p, e) for p, e in zip(probabilities, encoded, strict=True)]
+
+
+def _rows_done(on_batch: Callable[[int, float], None] | None) -> Callable[[int], None]:
+    """A batch listener that tells ``on_batch`` (rows scored so far, seconds since scoring began)."""
+    started, done = time.perf_counter(), 0
+
+    def batch_done(rows: int) -> None:
+        nonlocal done
+        done += rows
+        if on_batch is not None:
+            on_batch(done, time.perf_counter() - started)
+
+    return batch_done
 
 
 def _prediction(score: float, encoded: Encoded) -> Prediction:
@@ -215,14 +221,7 @@ class BlendPredictor:
     ) -> list[Prediction]:
         """Verdicts for many texts (a file), in their order, ``SORT_WINDOW`` at a time (as a single model's)."""
         out: list[Prediction] = []
-        started, done = time.perf_counter(), 0
-
-        def batch_done(rows: int) -> None:
-            nonlocal done
-            done += rows
-            if on_batch is not None:
-                on_batch(done, time.perf_counter() - started)
-
+        batch_done = _rows_done(on_batch)
         for start in range(0, len(texts), SORT_WINDOW):
             scores, read, _ = self._mixed(texts[start : start + SORT_WINDOW], many=True, on_batch=batch_done)
             out.extend(_prediction(p, e) for p, e in zip(scores, read, strict=True))

@@ -132,6 +132,11 @@ def repacked(data: bytes, version: str, encoder: dict | None = None) -> bytes:
     parts["encoder.json"] = json.dumps({k: v for k, v in config.items() if v is not None}).encode()
     checksums = {name: hashlib.sha256(parts[name]).hexdigest() for name in ("meta.json", "encoder.json", "model.keras")}
     parts["checksums.json"] = json.dumps(checksums).encode()
+    return tar_of(parts)
+
+
+def tar_of(parts: dict[str, bytes]) -> bytes:
+    """An uncompressed tar holding ``parts`` (name → bytes), as bundles are."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for name, body in parts.items():

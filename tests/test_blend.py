@@ -23,7 +23,7 @@ from model.errors import BundleCorrupt
 from model.explain import explain, without
 from model.pipeline import train_from
 from model.predict import BlendPredictor, predictor_for
-from tests.factories import recorded_progress
+from tests.factories import recorded_progress, tar_of
 
 TINY = minilm.BertConfig(layers=2, hidden=32, heads=2, intermediate=64, max_positions=512)
 
@@ -138,11 +138,5 @@ def test_a_blend_whose_part_was_altered_is_refused(blend_run):
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         parts = {m.name: tar.extractfile(m).read() for m in tar}
     parts["parts/minilm.sentibot"] = parts["parts/minilm.sentibot"][:-100]
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, body in parts.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(body)
-            tar.addfile(info, io.BytesIO(body))
     with pytest.raises(BundleCorrupt, match="checksum"):
-        bundle.from_bytes(buffer.getvalue())
+        bundle.from_bytes(tar_of(parts))
