@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from model.encoding import PIECE_ROUND, rounded_width
+from model.rows import PIECE_ROUND, rounded_width
 
 SEED = 1337  # fixed so two runs agree
 TRAIN_ROUND = 32  # training batches of word pieces are cut to a multiple of this many columns

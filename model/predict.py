@@ -11,7 +11,8 @@ import numpy as np
 from model.blend import PARTS, BlendRule
 from model.bundle import BlendBundle, Bundle
 from model.calibration import logits, with_temperature
-from model.encoding import PIECE_ROUND, Encoded
+from model.encoding import Encoded
+from model.rows import PIECE_ROUND
 from model.sorted_batches import BatchShape, length_sorted_batches
 
 # Batches for scoring many texts (a file), per layout; measured with bench/file_throughput.py.

@@ -6,7 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.encoding import MAXLEN, OOV, PAD, START, TextEncoder, build_vocabulary, pad_pre, tokenize
+from model.encoding import MAXLEN, OOV, PAD, START, TextEncoder, build_vocabulary, tokenize
+from model.rows import pad_pre
 
 ENCODER = TextEncoder(words=("the", "movie", "good", "don't"), num_words=8, maxlen=10)
 
@@ -135,7 +136,7 @@ def test_bag_is_order_free_for_words_but_bigrams_keep_phrases():
 
 def test_ngram_buckets_are_fixed_arithmetic():
     """Hashing is fixed arithmetic (not Python's salted hash), so training, serving and every machine agree."""
-    from model.encoding import ngram_buckets
+    from model.rows import ngram_buckets
 
     ids = np.array([1, 7, 8, 4, 5])
     assert list(ngram_buckets(ids, 2, 1 << 20)) == [476304, 948197, 771246, 780943]  # pinned: bundles depend on it
