@@ -8,7 +8,7 @@ import asyncio
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot import replies
+from bot import replies, reports
 from bot.chat import deps, for_the_bot, is_admin, owner_of, refused_unless_admin, user_id_of, well_formed
 from bot.errors import sentence_for
 from common.errors import SentibotError
@@ -29,7 +29,7 @@ async def model_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     """Shows the live model's version, architecture, accuracy and date."""
     meta = await asyncio.to_thread(client.live_model, deps(context).connection)
     better = await asyncio.to_thread(client.better_model_training, deps(context).connection)
-    await update.effective_message.reply_text(replies.model_info(meta, better))
+    await update.effective_message.reply_text(reports.model_info(meta, better))
 
 
 async def status_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import redis
 
-from bot import replies
+from bot import replies, reports
 from bot.retrain_args import parse_retrain_args
 from common.errors import SentibotError
 from common.settings import Settings
@@ -25,9 +25,9 @@ def show_training(
 ) -> client.TrainingSnapshot:
     """Print a progress bar per change until the training ends; save the chart; return the last snapshot."""
     for snapshot in client.follow_training(connection, job_id, poll_s):
-        bar_line = replies.progress(job_id, snapshot.epochs, epochs, snapshot.stage).splitlines()[1]
-        say(bar_line + (("\n" + replies.epoch_line(snapshot.epochs[-1])) if snapshot.epochs else ""))
-    say(replies.training_ended(job_id, snapshot.state, snapshot.result, snapshot.reason))
+        bar_line = reports.progress(job_id, snapshot.epochs, epochs, snapshot.stage).splitlines()[1]
+        say(bar_line + (("\n" + reports.epoch_line(snapshot.epochs[-1])) if snapshot.epochs else ""))
+    say(reports.training_ended(job_id, snapshot.state, snapshot.result, snapshot.reason))
     if snapshot.chart:
         charts.mkdir(parents=True, exist_ok=True)
         path = charts / f"{(snapshot.result or {}).get('version', job_id)}.png"
@@ -48,7 +48,7 @@ def answer(
         if command in ("/help", "/start"):
             say(replies.TERMINAL_HELP)
         elif command == "/model":
-            say(replies.model_info(client.live_model(connection), client.better_model_training(connection)))
+            say(reports.model_info(client.live_model(connection), client.better_model_training(connection)))
         elif command == "/status":
             say(replies.status(*client.service_status(connection)))
         elif command == "/retrain":

@@ -10,7 +10,7 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot import replies
+from bot import replies, reports
 from bot.chat import deps, is_admin, refused_unless_admin
 from bot.retrain_args import BadRetrainArguments, parse_retrain_args
 from common.errors import SentibotError
@@ -40,7 +40,7 @@ async def retrain(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await message.reply_text(replies.TRAINING_BUSY.format(busy=exc))
         return
     await message.reply_text(replies.training_queued(job_id, plan))
-    progress = await message.reply_text(replies.progress(job_id, [], plan.epochs, "waiting for a worker"))
+    progress = await message.reply_text(reports.progress(job_id, [], plan.epochs, "waiting for a worker"))
     context.job_queue.run_repeating(
         watch_training,
         interval=WATCH_INTERVAL_S,
@@ -61,7 +61,7 @@ async def watch_training(context: ContextTypes.DEFAULT_TYPE) -> None:
         return  # Redis briefly away: try again on the next tick
     if snapshot is None:
         return  # nothing new since the last tick
-    text = replies.progress(snapshot.job_id, snapshot.epochs, data["epochs"], snapshot.stage)
+    text = reports.progress(snapshot.job_id, snapshot.epochs, data["epochs"], snapshot.stage)
     try:
         await context.bot.edit_message_text(text, chat_id=job.chat_id, message_id=data["message_id"])
     except TelegramError as exc:  # unchanged text or an old message: the next change edits again
@@ -70,7 +70,7 @@ async def watch_training(context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     job.schedule_removal()
     await context.bot.send_message(
-        job.chat_id, replies.training_ended(snapshot.job_id, snapshot.state, snapshot.result, snapshot.reason)
+        job.chat_id, reports.training_ended(snapshot.job_id, snapshot.state, snapshot.result, snapshot.reason)
     )
     if snapshot.chart:
         await context.bot.send_photo(job.chat_id, photo=snapshot.chart, caption=replies.CHART_CAPTION)

@@ -21,7 +21,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot import replies
+from bot import reports
 from common.errors import SentibotError
 from common.settings import Settings
 from sentibot import processes
@@ -151,10 +151,10 @@ def follow_first_model(connection, settings: Settings, job_id: str) -> None:
         if len(snapshot.epochs) > shown:  # a new epoch: its line, once
             shown = len(snapshot.epochs)
             name = snapshot.epochs[-1].get("name") or f"epoch {shown}/{epochs}"
-            print(f"[up] {name}: {replies.epoch_line(snapshot.epochs[-1])}")
+            print(f"[up] {name}: {reports.epoch_line(snapshot.epochs[-1])}")
         elif not snapshot.ended:
             print(f"[up] {snapshot.stage or 'waiting for the training worker'}")
-    print(f"[up] {replies.training_ended(job_id, snapshot.state, snapshot.result, snapshot.reason)}")
+    print(f"[up] {reports.training_ended(job_id, snapshot.state, snapshot.result, snapshot.reason)}")
     if snapshot.state != "finished":
         print(
             "[up] Without a model, reviews cannot be scored. Set IMDB_DATA to the aclImdb folder or "

