@@ -27,7 +27,7 @@ run: $(VENV)/.run-installed  ## set up, then start redis, workers and the bot (o
 
 test: $(VENV)/.test-installed  ## set up, then lint and run the whole test suite
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=25
 
 bench: $(VENV)/.test-installed  ## the figures in the README
 	$(BIN)/python bench/train_full.py
