@@ -276,13 +276,13 @@ def test_a_part_of_a_pass_is_not_called_an_epoch():
     assert "minilm, one pass, in 8 parts, batch 32" in replies.training_queued("t-1", minilm)
     assert "5 epochs" in replies.training_queued("t-2", plan("tutorial"))
     name = recipe("minilm").part_name(3, minilm)
-    assert name == "part 3 of 8 of one pass over 20,000 sentences and 1,500 reviews"
+    assert name == "part 3 of 8 of one pass over 48,000 sentences and 2,000 reviews"
     assert recipe("minilm").part_name(11, plan("minilm", 16)).startswith("part 3 of 8 of pass 2 of 2")
     part = {"epoch": 3, "epochs": 8, "accuracy": 0.81, "val_accuracy": 0.84, "loss": 0.4, "val_loss": 0.4}
     text = reports.progress("t-1", [{**part, "seconds": 90, "name": name, "validated_on": 200}], 8)
     assert f"{name} — train 0.81, validation 0.84 (200 reviews)" in text and "epoch 3/8" not in text
     info = reports.model_info({"version": "v", "arch": "minilm", "schedule": recipe("minilm").schedule(minilm)})
-    assert "trained on: one pass over 20,000 sentences and 1,500 reviews, in 8 parts" in info
+    assert "trained on: one pass over 48,000 sentences and 2,000 reviews, in 8 parts" in info
 
 
 def test_test_accuracy_comes_with_its_sample_and_interval():
