@@ -27,7 +27,8 @@ run: $(VENV)/.run-installed  ## set up, then start redis, workers and the bot (o
 
 test: $(VENV)/.test-installed  ## set up, then lint and run the whole test suite
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest --durations=25
+	$(BIN)/python -m pytest -m "not timed" -n 2 --dist loadfile --durations=20  # two at a time: most tests wait on processes
+	$(BIN)/python -m pytest -m timed --durations=10  # tests that assert a time bound run alone
 
 bench: $(VENV)/.test-installed  ## the figures in the README
 	$(BIN)/python bench/train_full.py

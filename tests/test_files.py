@@ -116,6 +116,7 @@ def test_a_bad_upload_fails_its_job_with_the_sentence(connection, worker_setting
 
 
 @pytest.mark.slow
+@pytest.mark.timed
 def test_the_bot_scores_a_document_and_keeps_chatting_meanwhile(connection, worker_settings, live_model, tmp_path):
     """A 3,000-row CSV: the results CSV, the summary and a histogram; a review sent meanwhile gets its verdict;
     a wrong file gets one sentence; a crafted CSV that froze the bot for 73 s (issue 21.1) gets a sentence while
@@ -163,6 +164,7 @@ def test_the_bot_scores_a_document_and_keeps_chatting_meanwhile(connection, work
 
 
 @pytest.mark.slow
+@pytest.mark.timed
 def test_a_slow_file_is_followed_to_its_results_and_a_file_nobody_takes_is_given_up(
     connection, worker_settings, live_model, tmp_path
 ):

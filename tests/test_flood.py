@@ -13,6 +13,8 @@ from telegram.error import RetryAfter
 from bot import metrics
 from bot.flood import FloodControl, SendSkipped
 
+pytestmark = pytest.mark.timed  # pacing is measured on the wall clock
+
 
 def run(coroutine):
     return asyncio.run(coroutine)

@@ -44,6 +44,7 @@ def test_an_inline_query_with_no_model_live_says_why(stack, connection, standin)
     assert answer.params["cache_time"] == 0
 
 
+@pytest.mark.timed
 def test_an_inline_review_is_answered_with_its_verdict(ready, standin):
     """One article: the verdict as title, the confidence as description, "<verdict>: <review>" as the message it
     sends; personal and cached briefly; answered well within Telegram's ~10 s."""

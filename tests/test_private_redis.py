@@ -16,7 +16,7 @@ import redis
 import yaml
 
 from common.settings import Settings
-from sentibot.redis_server import RedisServer
+from sentibot.redis_server import RedisServer, free_port
 from worker.client import submit_review
 from worker.connection import connect
 from worker.errors import QueueUnavailable
@@ -26,6 +26,20 @@ from worker.registry import CURRENT
 pytestmark = pytest.mark.slow  # starts Redis and `sentibot up`
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_a_free_port_is_never_one_an_outgoing_connection_could_be_given():
+    """The private Redis, the metrics and the dashboard are given ports below the kernel's ephemeral range:
+    a port from that range (what binding port 0 returns) can be taken by any client's connection before the
+    server binds it."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = {free_port() for _ in range(50)}
+    assert all(1024 <= port < low for port in ports) and len(ports) > 40  # random, so side-by-side picks differ
+    server = RedisServer(port=ports.pop()).start()
+    try:
+        assert connect(server.url).ping()
+    finally:
+        server.stop()
 
 
 def test_a_full_redis_refuses_new_reviews_with_a_sentence_and_evicts_nothing():

@@ -12,7 +12,7 @@ import pytest
 
 from tests.live_stack import LiveStack, send_upload_fuzz
 
-pytestmark = pytest.mark.slow  # starts redis, two workers and the bot
+pytestmark = [pytest.mark.slow, pytest.mark.timed]  # starts redis, two workers and the bot
 
 EXAMPLES = 40
 

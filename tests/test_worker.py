@@ -94,6 +94,7 @@ def test_explaining_without_a_live_model_is_a_sentence(connection, worker_settin
             answer.result()
 
 
+@pytest.mark.timed
 def test_no_worker_means_a_timeout_not_silence(connection, live_model):
     """Nobody consuming the queue: the wait ends with ScoringTimeout."""
     job = submit_review(connection, "anyone there?")
@@ -248,6 +249,7 @@ def test_a_corrupt_live_bundle_is_refused_and_the_old_model_keeps_serving(
     assert "checksum" in listed[bad["version"]]["error"]
 
 
+@pytest.mark.timed
 def test_hot_swap_in_a_running_worker_process(connection, worker_settings, live_model, bundle_path, tmp_path):
     """A real worker process picks up a promotion within a second."""
     process = start_worker(worker_settings, "score", "swap-worker")

@@ -21,7 +21,7 @@ from worker.queues import QUEUES, SCORE, get_queue
 from worker.reaper import ALIVE, BEATING, INFLIGHT, reap
 from worker.registry import ModelRegistry
 
-pytestmark = pytest.mark.slow  # every test here starts processes
+pytestmark = [pytest.mark.slow, pytest.mark.timed]  # every test here starts processes
 
 
 # --- only our own code ----------------------------------------------------------------------------
