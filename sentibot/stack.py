@@ -65,11 +65,7 @@ class Children:
 
     def stop(self) -> None:
         """SIGTERM them all at once, then wait for each (SIGKILL after 30 s)."""
-        for _, process in reversed(self.processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for _, process in reversed(self.processes):
-            processes.wait_or_kill(process, grace_s=30)
+        processes.stop_all([process for _, process in reversed(self.processes)], grace_s=30)
 
 
 def _prefix(label: str, process: subprocess.Popen, log_dir: Path | None = None) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from sentibot.processes import stop, wait_for
+from sentibot.processes import stop_all, wait_for
 from sentibot.redis_server import RedisServer
 from tests.processes import sentibot
 from tests.telegram_standin import TelegramStandIn
@@ -82,8 +82,7 @@ class LiveStack:
         wait_for(lambda: connection.exists(f"sentibot:alive:{name}"), timeout)
 
     def stop(self) -> None:
-        for process in self.processes.values():
-            stop(process)
+        stop_all(self.processes.values())
         self.standin.stop()
         self.redis.stop()
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from sentibot.processes import stop as stop_process
-from sentibot.processes import wait_for
+from sentibot.processes import stop_all, wait_for
 from sentibot.redis_server import RedisServer, free_port
 
 __all__ = [
@@ -127,8 +127,7 @@ def bot_and_worker(standin, env: dict, home: Path, worker_name: str, **bot_only:
         yield {"home": home, "bot": bot, "worker": worker}
     finally:
         os.kill(worker.pid, signal.SIGCONT)  # in case a test left it stopped
-        stop_process(bot)
-        stop_process(worker)
+        stop_all([bot, worker])
 
 
 def run_burst(connection, settings, queues: Sequence[str] = ("score",), models=None) -> None:
