@@ -24,9 +24,7 @@ def wait_for(predicate: Callable[[], T], timeout: float = 20, interval: float = 
 
 def stop(process: subprocess.Popen, grace_s: float = 15) -> None:
     """SIGTERM a process we started, give it ``grace_s`` to exit, then SIGKILL it."""
-    if process.poll() is None:
-        process.terminate()
-    wait_or_kill(process, grace_s)
+    stop_all([process], grace_s)
 
 
 def stop_all(running: Iterable[subprocess.Popen], grace_s: float = 15) -> None:
