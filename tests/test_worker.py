@@ -55,6 +55,24 @@ def test_waiting_reviews_are_scored_together(connection, worker_settings, live_m
     assert all(j.get_status(refresh=True) == JobStatus.FINISHED for j in jobs)
 
 
+def test_a_claim_moves_waiting_reviews_to_the_in_flight_list_in_order_at_most_a_batch(connection, worker_settings):
+    """One claim takes the queue's first MAX_BATCH ids into the worker's in-flight list (what the reaper
+    gives back if the worker dies), in order; the rest stay queued, in order; an empty queue claims none."""
+    from worker.run import build_worker
+    from worker.scoring import MAX_BATCH
+
+    worker = build_worker(connection, [SCORE], worker_settings, name="claimer")
+    queue = get_queue(connection, SCORE)
+    ids = [f"job-{i}" for i in range(MAX_BATCH + 44)]
+    connection.rpush(queue.key, *ids)
+    assert worker._claim(queue) == ids[:MAX_BATCH]
+    assert [i.decode() for i in connection.lrange(INFLIGHT.format(name="claimer"), 0, -1)] == ids[:MAX_BATCH]
+    assert [i.decode() for i in connection.lrange(queue.key, 0, -1)] == ids[MAX_BATCH:]
+    connection.delete(queue.key, INFLIGHT.format(name="claimer"))
+    assert worker._claim(queue) == []
+    assert not connection.exists(INFLIGHT.format(name="claimer"))
+
+
 def test_explain_job_names_the_words_behind_the_verdict(connection, worker_settings, live_model, predictor):
     """`explain` queues a job on the score queue; a worker answers with the live model's word effects."""
     from concurrent.futures import ThreadPoolExecutor
