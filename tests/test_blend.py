@@ -40,6 +40,18 @@ def test_each_kind_of_text_gets_the_weight_its_dev_set_prefers():
     assert accuracy(rule.mix(long.nbsvm, long.minilm, np.full(100, 500)), labels) == 1.0
 
 
+def test_the_sure_threshold_gives_up_not_even_one_dev_review_for_speed():
+    """A threshold that lets nbsvm lose one held-out review in a thousand is not taken: the next one up is."""
+    labels = np.array([1, 0] * 500)
+    sign = np.where(labels == 1, 1.0, -1.0)
+    nb = np.full(1000, 3.0) * sign  # sure and right ...
+    nb[0] = -2.0 * sign[0]  # ... but one sure and wrong, which mixing with MiniLM puts right
+    nb[1:100] = -0.2 * sign[1:100]  # and unsure and wrong, which mixing puts right too
+    dev = DevScores(nb, 4.0 * sign, labels)
+    assert sure_logit(dev, weight=0.5) == 3.0
+    assert sure_logit(dev, weight=0.5, cost=0.002) == 2.0
+
+
 def test_nbsvm_decides_a_long_text_alone_only_where_that_costs_no_dev_accuracy():
     """Where nbsvm is sure (|logit| >= 3) it is right; where it hesitates MiniLM is needed: the threshold
     lands between, so MiniLM reads the hesitant half and nothing is lost."""
