@@ -19,7 +19,7 @@ PARTS = ("nbsvm", "minilm")  # the bag model first: it is cheap and always runs
 SHORT_PIECES = 96  # a text of at most this many word pieces (about 70 words) is short: a chat message
 WEIGHTS = tuple(round(w, 2) for w in np.linspace(0.0, 1.0, 21))  # weights on MiniLM tried
 # Dev accuracy that letting nbsvm decide long texts alone may cost: none. Allowing 0.2 points on the held-out
-# reviews cost 0.42 on IMDB test (README), and a full review's p50 stays ~4 ms either way.
+# reviews cost 0.42 on IMDB test (README), and a full review's p50 stays 2-4 ms either way.
 SURE_COST = 0.0
 
 

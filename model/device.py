@@ -1,7 +1,7 @@
 """The one place that reads the device a training runs on: with a GPU, recipes grow to their ``on_gpu`` sizes.
 
 On this project's 2-core CPU machines the default's fine-tune reads a sample (48,000 sentences and
-2,000 reviews, ~25-30 minutes); a GPU reads everything in about the time a CPU needs for the sample's
+2,000 reviews, ~21 minutes on an idle machine); a GPU reads everything in about the time a CPU needs for the sample's
 first part. The bot never imports this (it loads TensorFlow).
 """
 

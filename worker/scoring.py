@@ -39,8 +39,8 @@ WORKER_TTL_S = 60  # RQ's worker key lifetime; it blocks on the queue 15 s less 
 MAX_BATCH = 256  # reviews scored together at most; one model call on 256x500 ids takes a few ms
 
 # Up to ARGV[1] waiting ids move from the queue's front to the worker's in-flight list in one atomic
-# step, in order. One command: a pipeline of 256 LMOVEs cost ~6 ms of client-side packing per claim,
-# paid after every chat review (py-spy of a worker under bench/queue_throughput.py's latency loop).
+# step, in order. One command rather than a pipeline of 256 LMOVEs, whose packing py-spy showed in the
+# worker after every chat review (though an A/B of bench/queue_throughput.py saw no latency change).
 _CLAIM = """
 local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 if #ids > 0 then
@@ -83,6 +83,7 @@ class SentibotWorker(SimpleWorker):
         self.stopping = stopping or threading.Event()
         self._in_batch_loop = False
         self._stranded = False  # a claimed batch could not be given back (Redis failed): retry before claiming
+        self._claim_script = self.connection.register_script(_CLAIM)  # hashed once; sent by its SHA after the first
 
     def request_stop(self, signum, frame) -> None:
         """SIGTERM: say so to everything that watches ``stopping``, then RQ's warm shutdown.
@@ -125,8 +126,7 @@ class SentibotWorker(SimpleWorker):
         return INFLIGHT.format(name=self.name)
 
     def _claim(self, queue: Queue) -> list[str]:
-        claim = self.connection.register_script(_CLAIM)
-        return [raw.decode() for raw in claim(keys=[queue.key, self._inflight], args=[MAX_BATCH])]
+        return [raw.decode() for raw in self._claim_script(keys=[queue.key, self._inflight], args=[MAX_BATCH])]
 
     def _score_waiting(self, queue: Queue) -> int:
         """Score one batch of waiting jobs; return how many were completed.
