@@ -29,6 +29,7 @@ from model.blend import PARTS, WEIGHTS, DevScores, accuracy, choose_rule, log_lo
 from model.blend_train import dev_rows
 from model.calibration import logits
 from model.data import load_imdb
+from model.errors import ModelError
 from model.evaluation import load_short_reviews
 from model.predict import BlendPredictor
 
@@ -69,7 +70,13 @@ def main() -> None:
     )
     parser.add_argument("--write", type=Path, help="save a copy with the rule chosen by this code here")
     args = parser.parse_args()
-    loaded = bundle.load(args.model)
+    try:
+        loaded = bundle.load(args.model)
+    except ModelError as error:
+        raise SystemExit(str(error)) from None
+    if not isinstance(loaded, bundle.BlendBundle):
+        arch = loaded.meta.get("arch", "single-model")
+        raise SystemExit(f"{args.model} is a {arch} bundle, not a blend: only a blend has a rule to choose.")
     predictor = BlendPredictor(loaded)
     held_out = int(loaded.meta["dev"]["reviews"])
     short, long = dev_scores(predictor, args.data, args.cache, held_out)

@@ -152,3 +152,22 @@ def test_a_blend_whose_part_was_altered_is_refused(blend_run):
     parts["parts/minilm.sentibot"] = parts["parts/minilm.sentibot"][:-100]
     with pytest.raises(BundleCorrupt, match="checksum"):
         bundle.from_bytes(tar_of(parts))
+
+
+@pytest.mark.parametrize("which", ["missing", "not a blend"])
+def test_the_rule_bench_answers_a_bad_bundle_with_a_sentence(which, bundle_path: Path, tmp_path: Path):
+    """`bench/blend_rules.py` on a file that is not there, or on a single model's bundle: one sentence, no traceback."""
+    import subprocess
+    import sys
+
+    model = tmp_path / "nothing.sentibot" if which == "missing" else bundle_path
+    script = Path(__file__).resolve().parents[1] / "bench" / "blend_rules.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--model", str(model), "--data", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    expected = "No model bundle at" if which == "missing" else "bundle, not a blend"
+    assert expected in done.stderr.strip().splitlines()[-1]  # its last words (TensorFlow's start-up lines may precede)
