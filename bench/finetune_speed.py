@@ -39,11 +39,18 @@ OLD = {
     "freeze_word_pieces": False,
     "jit_compile": False,
     "mixed_bfloat16": False,
+    "frozen_layers": 0,
+    "sentence_pieces": 0,
 }
 # One speed-up on top of the old step (its value in the new recipe, or a candidate's).
 SINGLE = {
     "window": {"length_window": 64},
     "freeze": {"freeze_word_pieces": True},
+    "lower2": {"frozen_layers": 2},
+    "lower3": {"frozen_layers": 3},
+    "short32": {"sentence_pieces": 32},
+    "short32at64k": {"sentence_pieces": 32, "sentence_sample": 64_000},
+    "short32at72k": {"sentence_pieces": 32, "sentence_sample": 72_000},
     "jit": {"jit_compile": True},
     "bf16": {"mixed_bfloat16": True},
     "headtail": {"tail_pieces": 128},
@@ -75,7 +82,7 @@ def variant(name: str):
         if sign == "+":
             overrides |= SINGLE[key]
         else:  # switch the new recipe's speed-up off again
-            overrides |= {field: OLD[field] for field in SINGLE[key]}
+            overrides |= {field: OLD.get(field, getattr(current, field)) for field in SINGLE[key]}
     return dataclasses.replace(current, **overrides)
 
 
@@ -93,7 +100,7 @@ class Timed:
         import keras
 
         from model import architectures
-        from model.batches import SEED, MixedWidthBatches, sample
+        from model.batches import SEED, MixedWidthBatches, at_most, sample
         from model.data import load_imdb
         from model.schedule import decay_to_zero
 
@@ -101,7 +108,7 @@ class Timed:
         data = load_imdb(data_path, cache, recipe, sentences=True)
         parts = [
             sample(data.x_train, data.y_train, recipe.review_sample),
-            sample(data.x_sentences, data.y_sentences, recipe.sentence_sample),
+            sample(*at_most(data.x_sentences, data.y_sentences, recipe.sentence_pieces), recipe.sentence_sample),
         ]
         self.batches = MixedWidthBatches(
             parts, recipe.batch_size, SEED, True, recipe.epochs_per_pass, recipe.length_window

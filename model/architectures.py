@@ -207,6 +207,10 @@ def build_minilm(
         minilm.load_pretrained(body)
     if recipe.freeze_word_pieces:
         body.embeddings.words.trainable = False
+    if recipe.frozen_layers:  # nothing below a frozen block learns, so the gradient stops at the lowest trained one
+        body.embeddings.trainable = False
+        for block in body.blocks[: recipe.frozen_layers]:
+            block.trainable = False
     optimizer = keras.optimizers.AdamW(MINILM_LEARNING_RATE, weight_decay=MINILM_WEIGHT_DECAY)
     model.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=["accuracy"], jit_compile=recipe.jit_compile)
     return model

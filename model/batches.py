@@ -33,6 +33,14 @@ def sample(x: np.ndarray, y: np.ndarray, size: int, seed: int = SEED) -> tuple[n
     return x[rows], y[rows]
 
 
+def at_most(x: np.ndarray, y: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows (padded at the end) of at most ``width`` ids; all of them when width is 0."""
+    if not width:
+        return x, y
+    short = row_lengths(x) <= width
+    return x[short], y[short]
+
+
 def held_out(x: np.ndarray, y: np.ndarray, size: int, count: int, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
     """Up to ``count`` rows that :func:`sample` (same size and seed) left out: examples never trained on."""
     if not 0 < size < len(y):

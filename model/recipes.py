@@ -70,6 +70,7 @@ class Recipe:
     # Big models see a sample of the examples per epoch; 0 = all of them.
     review_sample: int = 0
     sentence_sample: int = 0
+    sentence_pieces: int = 0  # sentences sampled only from those of at most this many word pieces (0 = any)
     epochs_per_pass: int = 1  # a pass over the (sampled) examples is served as this many epochs, each reported
     validation_sample: int = 0  # test reviews validated on after each epoch (0 = all)
     test_sample: int = 0  # test reviews the final test accuracy is measured on (0 = all)
@@ -80,6 +81,7 @@ class Recipe:
     tail_pieces: int = 1  # word pieces a long text keeps from its end (wordpiece layout; 1 = just its [SEP])
     length_window: int = 0  # rows of this many batches are sorted by length before batching (0 = off)
     freeze_word_pieces: bool = False  # the pretrained word-piece table (11.7 M of 22.7 M weights) is not trained
+    frozen_layers: int = 0  # the encoder's lowest blocks kept fixed, with all its embeddings: no backward through them
     jit_compile: bool = False  # the train step is XLA-compiled (once per batch shape)
     mixed_bfloat16: bool = False  # the encoder computes in bfloat16 (its weights stay float32)
     builder: str = ""  # the function in model/architectures.py that builds it; "" = build_<name>

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from model import architectures, bundle, pretrained, recipes
-from model.batches import SEED, Batches, MixedWidthBatches, held_out, sample, scores, training_examples
+from model.batches import SEED, Batches, MixedWidthBatches, at_most, held_out, sample, scores, training_examples
 from model.calibration import Calibration, calibrate
 from model.callbacks import FitProgress, TestProgress
 from model.data import EncodedImdb
@@ -90,6 +90,12 @@ def _evaluation_data(data: EncodedImdb, size: int, batch_size: int, trim: bool):
     return Batches(x, y, batch_size, trim) if trim or size else (x, y)
 
 
+def sentence_pool(data: EncodedImdb, recipe: recipes.Recipe) -> tuple[np.ndarray, np.ndarray]:
+    """The sentences a training samples from: those of at most the recipe's ``sentence_pieces`` (shorter
+    rows cost less, and chat one-liners are short), or all of them."""
+    return at_most(data.x_sentences, data.y_sentences, recipe.sentence_pieces)
+
+
 def fit(
     model: keras.Model,
     data: EncodedImdb,
@@ -109,7 +115,7 @@ def fit(
     validation = _evaluation_data(data, recipe.validation_sample, plan.batch_size, trim)
     common = {"epochs": plan.epochs, "validation_data": validation, "callbacks": [listener], "verbose": verbose}
     reviews = sample(data.x_train, data.y_train, recipe.review_sample)
-    sentences = sample(data.x_sentences, data.y_sentences, recipe.sentence_sample)
+    sentences = sample(*sentence_pool(data, recipe), recipe.sentence_sample)
     narrower = len(sentences[1]) and sentences[0].shape[1] < reviews[0].shape[1]
     if trim or recipe.epochs_per_pass > 1 or narrower or extra is not None:
         parts: list[tuple[np.ndarray, ...]] = [part for part in (reviews, sentences) if len(part[1])]
@@ -153,7 +159,7 @@ def held_out_scores(model: keras.Model, data: EncodedImdb, recipe: recipes.Recip
     """Scores and labels of training reviews and sentences the recipe's samples left out (none for most)."""
     parts = [
         held_out(data.x_train, data.y_train, recipe.review_sample, CALIBRATION_REVIEWS),
-        held_out(data.x_sentences, data.y_sentences, recipe.sentence_sample, CALIBRATION_SENTENCES),
+        held_out(*sentence_pool(data, recipe), recipe.sentence_sample, CALIBRATION_SENTENCES),
     ]
     parts = [(x, y) for x, y in parts if len(y)]
     if not parts:
@@ -187,6 +193,7 @@ def train(
         extra = Examples.encode(data, *feedback, FEEDBACK_WEIGHT, recipe.sentence_width)
     history, cancelled = fit(model, data, plan, progress, verbose, extra)
     seconds["fit"] = round(time.perf_counter() - started, 3)
+    pool = len(sentence_pool(data, recipe)[1])
     outcome = TrainOutcome(
         model=model,
         arch=plan.arch,
@@ -195,7 +202,7 @@ def train(
         seed=seed,
         history=history,
         cancelled=cancelled,
-        sentences=min(len(data.y_sentences), recipe.sentence_sample or len(data.y_sentences)),
+        sentences=min(pool, recipe.sentence_sample or pool),
         test_reviews=min(len(data.y_test), recipe.test_sample or len(data.y_test)),
         schedule=recipe.schedule(plan),
         seconds=seconds,

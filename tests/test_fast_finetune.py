@@ -14,12 +14,18 @@ import numpy as np
 import pytest
 
 from model import architectures, bundle, minilm, pretrained, recipes
-from model.batches import MixedWidthBatches, row_lengths, trimmed
+from model.batches import MixedWidthBatches, at_most, row_lengths, trimmed
 from model.encoding import WORDPIECE, TextEncoder, cut_pieces
 
 TINY = minilm.BertConfig(layers=2, hidden=32, heads=2, intermediate=64, max_positions=512)
 OFF = dataclasses.replace(
-    recipes.RECIPES["minilm"], length_window=0, freeze_word_pieces=False, jit_compile=False, mixed_bfloat16=False
+    recipes.RECIPES["minilm"],
+    length_window=0,
+    freeze_word_pieces=False,
+    frozen_layers=0,
+    sentence_pieces=0,
+    jit_compile=False,
+    mixed_bfloat16=False,
 )
 
 
@@ -142,6 +148,32 @@ def test_a_frozen_word_piece_table_does_not_move_while_the_rest_learns():
     np.testing.assert_allclose(served.model.predict_on_batch(x), frozen.predict_on_batch(x), atol=1e-6)
 
 
+def test_frozen_lower_blocks_and_the_embeddings_stay_while_the_blocks_above_learn():
+    """frozen_layers=1 of the tiny encoder's 2 blocks: its embeddings (all three tables and their norm)
+    and block 0 keep their weights through a step; block 1 and the head move."""
+    model = tiny(dataclasses.replace(OFF, frozen_layers=1))
+    body = model.get_layer("minilm")
+    x = padded_rows(np.array([12, 30, 7, 20]), 32)
+    fixed = body.embeddings.weights + body.blocks[0].weights
+    learning = body.blocks[1].trainable_weights + model.get_layer("predictions").trainable_weights
+    before = {w.path: np.array(w) for w in model.weights}
+    model.train_on_batch(x, np.array([1, 0, 1, 0]))
+    assert all(np.array_equal(before[w.path], np.array(w)) for w in fixed)
+    assert all(not np.array_equal(before[w.path], np.array(w)) for w in learning)
+    assert {w.path for w in model.trainable_weights} == {w.path for w in learning}
+
+
+def test_sentences_are_drawn_only_from_those_as_short_as_the_recipe_asks():
+    """sentence_pieces=32: a 33-piece sentence is left out, a 32-piece one kept, labels stay with rows;
+    0 keeps every sentence."""
+    lengths = np.array([5, 40, 20, 33, 32, 64])
+    x, y = padded_rows(lengths, 64), np.array([1, 0, 1, 0, 0, 1])
+    short_x, short_y = at_most(x, y, 32)
+    assert row_lengths(short_x).tolist() == [5, 20, 32] and short_y.tolist() == [1, 1, 0]
+    assert short_x[:, 0].tolist() == [1000, 1002, 1004]  # the same rows, in their order
+    assert at_most(x, y, 0)[0] is x
+
+
 def _encoder() -> TextEncoder:
     return architectures.default_encoder("minilm")
 
@@ -178,7 +210,10 @@ def test_bfloat16_compute_keeps_float32_weights_and_close_scores():
     assert np.isfinite(loss).all()
 
 
-@pytest.mark.parametrize("field", ["length_window", "freeze_word_pieces", "jit_compile", "mixed_bfloat16"])
+SWITCHES = ["length_window", "freeze_word_pieces", "frozen_layers", "sentence_pieces", "jit_compile", "mixed_bfloat16"]
+
+
+@pytest.mark.parametrize("field", SWITCHES)
 def test_every_speed_up_is_off_unless_a_recipe_asks(field: str):
     """Other architectures keep their step as it was: the defaults switch nothing on."""
     assert not getattr(recipes.Recipe("x", "x"), field)
