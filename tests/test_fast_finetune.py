@@ -210,7 +210,8 @@ def test_bfloat16_compute_keeps_float32_weights_and_close_scores():
     assert np.isfinite(loss).all()
 
 
-SWITCHES = ["length_window", "freeze_word_pieces", "frozen_layers", "sentence_pieces", "jit_compile", "mixed_bfloat16"]
+SWITCHES = ["length_window", "freeze_word_pieces", "frozen_layers", "sentence_pieces", "negation_balanced"]
+SWITCHES += ["jit_compile", "mixed_bfloat16"]
 
 
 @pytest.mark.parametrize("field", SWITCHES)
