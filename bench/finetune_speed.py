@@ -99,8 +99,8 @@ class Timed:
     def __init__(self, name: str, recipe, data_path: str, cache: Path):
         import keras
 
-        from model import architectures
-        from model.batches import SEED, MixedWidthBatches, at_most, sample
+        from model import architectures, train
+        from model.batches import SEED, MixedWidthBatches, sample
         from model.data import load_imdb
         from model.schedule import decay_to_zero
 
@@ -108,7 +108,7 @@ class Timed:
         data = load_imdb(data_path, cache, recipe, sentences=True)
         parts = [
             sample(data.x_train, data.y_train, recipe.review_sample),
-            sample(*at_most(data.x_sentences, data.y_sentences, recipe.sentence_pieces), recipe.sentence_sample),
+            sample(*train.sentence_pool(data, recipe), recipe.sentence_sample),  # as the training draws them
         ]
         self.batches = MixedWidthBatches(
             parts, recipe.batch_size, SEED, True, recipe.epochs_per_pass, recipe.length_window
