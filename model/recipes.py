@@ -72,6 +72,7 @@ class Recipe:
     sentence_sample: int = 0
     sentence_pieces: int = 0  # sentences sampled only from those of at most this many word pieces (0 = any)
     negation_balanced: bool = False  # sentences with "not"/"n't" drawn as often from each label (model/negation.py)
+    neutral_dropped: float = 0.0  # the weakest fraction of sentences by NB strength left out (model/neutral.py)
     epochs_per_pass: int = 1  # a pass over the (sampled) examples is served as this many epochs, each reported
     validation_sample: int = 0  # test reviews validated on after each epoch (0 = all)
     test_sample: int = 0  # test reviews the final test accuracy is measured on (0 = all)

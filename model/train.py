@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from model import architectures, bundle, negation, pretrained, recipes
+from model import architectures, bundle, negation, neutral, pretrained, recipes
 from model.batches import SEED, Batches, MixedWidthBatches, at_most, held_out, sample, scores, training_examples
 from model.calibration import Calibration, calibrate
 from model.callbacks import FitProgress, TestProgress
@@ -93,10 +93,14 @@ def _evaluation_data(data: EncodedImdb, size: int, batch_size: int, trim: bool):
 def sentence_pool(data: EncodedImdb, recipe: recipes.Recipe) -> tuple[np.ndarray, np.ndarray]:
     """The sentences a training samples from: those of at most the recipe's ``sentence_pieces`` (shorter
     rows cost less, and chat one-liners are short), or all of them; with ``negation_balanced``, as many
-    negation sentences of positive reviews as of negative ones."""
+    negation sentences of positive reviews as of negative ones; with ``neutral_dropped``, without the
+    sentences that say least (their strength weighed by the training reviews)."""
     x, y = at_most(data.x_sentences, data.y_sentences, recipe.sentence_pieces)
     if recipe.negation_balanced and len(y):
         x, y = negation.balanced(x, y, negation.says_no(x, data.encoder), SEED)
+    if recipe.neutral_dropped and len(y):
+        ratios = neutral.piece_ratios(data.x_train, data.y_train, data.encoder.input_dim, data.encoder.special_ids)
+        x, y = neutral.without_neutral(x, y, ratios, recipe.neutral_dropped)
     return x, y
 
 

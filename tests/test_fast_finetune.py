@@ -211,6 +211,7 @@ def test_bfloat16_compute_keeps_float32_weights_and_close_scores():
 
 
 SWITCHES = ["length_window", "freeze_word_pieces", "frozen_layers", "sentence_pieces", "negation_balanced"]
+SWITCHES += ["neutral_dropped"]
 SWITCHES += ["jit_compile", "mixed_bfloat16"]
 
 
