@@ -17,7 +17,10 @@ from model.architectures import nb_ratios
 
 
 def piece_ratios(x: np.ndarray, y: np.ndarray, input_dim: int, special: frozenset[int]) -> np.ndarray:
-    """Each word piece's NB log-count ratio between positive and negative rows; 0 for markers."""
+    """Each word piece's NB log-count ratio between positive and negative rows; 0 for markers.
+
+    The counts are :func:`~model.architectures.nb_ratios`'s: on word-piece rows a piece that appears twice
+    in a row counts twice (occurrences, not the document frequencies of its bag rows)."""
     ratios = nb_ratios([(x, y)], input_dim)
     ratios[sorted(special)] = 0.0
     return ratios
