@@ -11,6 +11,7 @@ from pathlib import Path
 import redis
 
 from bot import replies, reports
+from bot.line_input import LineInput
 from bot.retrain_args import parse_retrain_args
 from common.errors import SentibotError
 from common.settings import Settings
@@ -80,13 +81,14 @@ def answer(
 
 
 def run(settings: Settings, connection: redis.Redis) -> None:
-    """Read reviews and commands until /quit or end of input."""
+    """Read reviews and commands until /quit, end of input, Ctrl-C or (in `up`) SIGTERM."""
     print("sentibot chat: type a movie review (or /help). Ctrl-D or /quit to leave.")
-    while True:
-        try:
-            line = input("review> ")
-        except (EOFError, KeyboardInterrupt):
-            print()
-            return
-        if line.strip() and not answer(line, settings, connection, print, input):
-            return
+    with LineInput() as read_line:
+        while True:
+            try:
+                line = read_line("review> ")
+            except (EOFError, KeyboardInterrupt):
+                print()
+                return
+            if line.strip() and not answer(line, settings, connection, print, read_line):
+                return

@@ -22,6 +22,17 @@ def wait_for(predicate: Callable[[], T], timeout: float = 20, interval: float = 
         time.sleep(interval)
 
 
+def wait_interruptibly(process: subprocess.Popen, poll_s: float = 0.5) -> int:
+    """``process.wait()``, but back in Python every ``poll_s``: a blocking wait sleeps through a signal
+    that another thread caught (or that landed just before it), so its handler, e.g. `up`'s SIGTERM,
+    would not run until the process ended."""
+    while True:
+        try:
+            return process.wait(timeout=poll_s)
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def stop(process: subprocess.Popen, grace_s: float = 15) -> None:
     """SIGTERM a process we started, give it ``grace_s`` to exit, then SIGKILL it."""
     stop_all([process], grace_s)

@@ -259,7 +259,7 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
             bot = children.start("bot", [*exe, "bot"], env)
             print("[up] the bot is running; Ctrl-C stops everything")
             ensure_model(settings, url, workers)
-            bot.wait()
+            processes.wait_interruptibly(bot)
         else:
             ensure_model(settings, url, workers)
             print("[up] no TELEGRAM_TOKEN: starting the terminal chat instead")
