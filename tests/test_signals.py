@@ -46,13 +46,19 @@ def spawn_script(body: str) -> pexpect.spawn:
     return pexpect.spawn(sys.executable, ["-c", CAUGHT_ELSEWHERE + body], env=env, encoding="utf-8", timeout=30)
 
 
-def test_the_chat_prompt_ends_on_a_sigterm_caught_by_another_thread():
-    child = spawn_script(
+def spawn_chat() -> pexpect.spawn:
+    """The terminal chat (no Redis: it is not needed until a review is typed) in that script; it prints
+    "chat ended" when its loop returns."""
+    return spawn_script(
         "from bot.terminal import run\n"
         "from common.settings import Settings\n"
         "run(Settings.from_env(), None)\n"
         "print('chat ended')\n"
     )
+
+
+def test_the_chat_prompt_ends_on_a_sigterm_caught_by_another_thread():
+    child = spawn_chat()
     try:
         child.expect("review> ")
         started = time.monotonic()
@@ -66,12 +72,7 @@ def test_the_chat_prompt_ends_on_a_sigterm_caught_by_another_thread():
 
 def test_the_chat_still_reads_lines_and_ends_at_end_of_input():
     """The same reader, typed into: each line answered in turn, Ctrl-D ends the chat."""
-    child = spawn_script(
-        "from bot.terminal import run\n"
-        "from common.settings import Settings\n"
-        "run(Settings.from_env(), None)\n"
-        "print('chat ended')\n"
-    )
+    child = spawn_chat()
     try:
         child.expect("review> ")
         child.sendline("/dance")  # answered without Redis: an unknown command
