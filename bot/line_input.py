@@ -15,38 +15,33 @@ import os
 import select
 import signal
 import sys
-import threading
 from types import TracebackType
 
 CHUNK = 65536
 
 
 class LineInput:
-    """Lines from a file descriptor (stdin by default); a context manager that installs the wake-up pipe
-    in the main thread and puts back whatever was there before."""
+    """Lines from stdin; a context manager that installs the wake-up pipe (the chat runs in the main
+    thread, the only one that may) and puts back whatever was there before."""
 
-    def __init__(self, fd: int | None = None, encoding: str | None = None):
-        self.fd = sys.stdin.fileno() if fd is None else fd
-        self.encoding = encoding or getattr(sys.stdin, "encoding", None) or "utf-8"
+    def __init__(self) -> None:
+        self.fd = sys.stdin.fileno()
+        self.encoding = sys.stdin.encoding or "utf-8"
         self._pending = b""  # read but not yet returned: a pipe may deliver several lines at once
-        self._wakeup_read: int | None = None
-        self._wakeup_write: int | None = None
+        self._wakeup_read, self._wakeup_write = -1, -1
         self._previous_wakeup = -1
 
     def __enter__(self) -> LineInput:
-        if threading.current_thread() is threading.main_thread():  # only the main thread may set it
-            self._wakeup_read, self._wakeup_write = os.pipe()
-            os.set_blocking(self._wakeup_read, False)
-            os.set_blocking(self._wakeup_write, False)
-            self._previous_wakeup = signal.set_wakeup_fd(self._wakeup_write, warn_on_full_buffer=False)
+        self._wakeup_read, self._wakeup_write = os.pipe()
+        os.set_blocking(self._wakeup_read, False)
+        os.set_blocking(self._wakeup_write, False)
+        self._previous_wakeup = signal.set_wakeup_fd(self._wakeup_write, warn_on_full_buffer=False)
         return self
 
     def __exit__(self, kind: type | None, error: BaseException | None, trace: TracebackType | None) -> None:
-        if self._wakeup_write is not None:
-            signal.set_wakeup_fd(self._previous_wakeup)
-            os.close(self._wakeup_read)
-            os.close(self._wakeup_write)
-            self._wakeup_read = self._wakeup_write = None
+        signal.set_wakeup_fd(self._previous_wakeup)
+        os.close(self._wakeup_read)
+        os.close(self._wakeup_write)
 
     def __call__(self, prompt: str = "") -> str:
         """Like ``input(prompt)``: the next line without its newline; EOFError at the end of input."""
@@ -66,9 +61,8 @@ class LineInput:
     def _wait_for_input(self) -> None:
         """Block until stdin has something to read. A caught signal wakes the ``select`` through the
         wake-up pipe; coming back to Python then runs its handler, which may raise."""
-        watched = [self.fd] if self._wakeup_read is None else [self.fd, self._wakeup_read]
         while True:
-            ready, _, _ = select.select(watched, [], [])
+            ready, _, _ = select.select([self.fd, self._wakeup_read], [], [])
             if self._wakeup_read in ready:
                 with contextlib.suppress(BlockingIOError):  # the signal numbers: the handlers have them already
                     os.read(self._wakeup_read, CHUNK)

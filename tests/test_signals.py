@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pexpect
@@ -61,10 +60,8 @@ def test_the_chat_prompt_ends_on_a_sigterm_caught_by_another_thread():
     child = spawn_chat()
     try:
         child.expect("review> ")
-        started = time.monotonic()
         child.kill(signal.SIGTERM)
-        child.expect("chat ended", timeout=10)
-        assert time.monotonic() - started < 5
+        child.expect("chat ended", timeout=5)
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
