@@ -97,9 +97,9 @@ def ensure_model(settings: Settings, url: str, workers: list[int]) -> None:
     """Put a model live if none is (the newest local bundle, else the first start's fast model, followed
     here to its end), and leave the first start's next step running: the default, in the background.
 
-    It waits for this start's ``workers`` (PIDs) first: a training that an earlier start left "started" (its
-    stack stopped, Redis and all, mid-training) is seen as orphaned only once its dead worker's heartbeat
-    has expired, which this start's workers outlast (they load TensorFlow first); it is then started anew.
+    It waits for this start's ``workers`` (PIDs) first. A training that an earlier start left "started" (its
+    stack stopped, Redis and all, mid-training) is seen as orphaned once its dead worker's heartbeat has
+    expired, which the first-start rule waits out; it is then started anew.
     """
     from model import bundle
     from model.errors import ModelNotFound

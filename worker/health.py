@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 
 import redis
 
@@ -20,7 +21,7 @@ from common.settings import Settings
 from model.recipes import plan, recipe
 from worker import client, training
 from worker.errors import TrainingBusy
-from worker.reaper import alive_workers
+from worker.reaper import ALIVE_TTL_S, alive_workers
 from worker.registry import ModelRegistry
 from worker.training import FIRST_START, FIRST_START_DEFAULT
 
@@ -91,7 +92,7 @@ def first_training(connection: redis.Redis, settings: Settings) -> str | None:
         arch, who = settings.default_arch, FIRST_START_DEFAULT
     else:
         return None
-    running = training.running(connection)
+    running = _still_running(connection)
     if running is not None:
         return running["job_id"]
     try:
@@ -101,3 +102,14 @@ def first_training(connection: redis.Redis, settings: Settings) -> str | None:
     why = "no model is live" if live is None else "the default, in the background"
     log.info("first start: training %s (%s, job %s)", arch, why, job_id)
     return job_id
+
+
+def _still_running(connection: redis.Redis) -> dict | None:
+    """The training in progress, if any. One found at a start may be an earlier start's, its worker stopped
+    with that stack a moment ago: it counts as orphaned only once that worker's heartbeat has expired, so
+    look again after ALIVE_TTL_S rather than wait on a training nobody will finish (this start's workers
+    can be ready sooner than that)."""
+    if training.running(connection) is None:
+        return None
+    time.sleep(ALIVE_TTL_S + 1)
+    return training.running(connection)
